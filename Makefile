@@ -1,0 +1,37 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR := data/raw/demo
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DO_NOT_TRACK := 1
+
+.PHONY: run test lint install clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The nightly job end to end on the demo export (generated when missing), then a summary.
+run: $(STAMP)
+	@test -f $(DEMO_DIR)/tracks.jsonl || $(BIN)/skipcache generate --preset demo --out $(DEMO_DIR) --seed 7
+	$(BIN)/skipcache nightly --raw-dir $(DEMO_DIR) --warehouse warehouse/skipcache.duckdb
+
+lint: $(STAMP)
+	$(BIN)/ruff check scoring tests
+	$(BIN)/ruff format --check scoring tests
+	$(BIN)/sqlfluff lint models_sql tests/dbt analyses macros
+
+# Lint, dbt build on generated test data, then pytest.
+test: $(STAMP) lint
+	$(BIN)/python -m tests.dbt_build_on_test_data
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) target logs

@@ -1,0 +1,115 @@
+{#-
+    DuckDB-only helpers that turn landed raw lines into typed values. They are used by the
+    staging layer alone (the rest of the project never parses JSON or reads files).
+
+    Each json_* macro takes one JSON value (as returned by json_extract) and gives the typed
+    value, or null when the value is absent, JSON null, or of the wrong type. Whether a value is
+    absent/null or of a wrong type is told apart by json_is_missing() so that the quarantine
+    reason can say which.
+-#}
+
+{% macro decode_raw_line(bytes_col) -%}
+    {#- UTF-8 text of a landed line without its line ending; null when the bytes are not UTF-8. -#}
+    rtrim(try(decode({{ bytes_col }})), chr(13) || chr(10))
+{%- endmacro %}
+
+{% macro escaped_raw_line(bytes_col) -%}
+    {#- A printable form of any line, for quarantine: non-ASCII bytes escaped as \xNN. -#}
+    regexp_replace(cast({{ bytes_col }} as varchar), '(\\x0D)?\\x0A$', '')
+{%- endmacro %}
+
+{% macro json_field(line, key, position=none) -%}
+    {#- Field `key` of an object row, or element `position` of an array row. -#}
+    {%- if position is none -%}
+        json_extract({{ line }}, '$."{{ key }}"')
+    {%- else -%}
+        case
+            when json_type({{ line }}) = 'ARRAY' then json_extract({{ line }}, '$[{{ position }}]')
+            else json_extract({{ line }}, '$."{{ key }}"')
+        end
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro json_is_missing(j) -%}
+    ({{ j }} is null or json_type({{ j }}) = 'NULL')
+{%- endmacro %}
+
+{% macro json_int(j) -%}
+    case
+        when json_type({{ j }}) in ('BIGINT', 'UBIGINT') then try_cast(json_extract_string({{ j }}, '$') as bigint)
+        when json_type({{ j }}) = 'DOUBLE' and json_extract_string({{ j }}, '$') similar to '-?[0-9]+(\.0+)?'
+            then try_cast(try_cast(json_extract_string({{ j }}, '$') as double) as bigint)
+        when json_type({{ j }}) = 'VARCHAR' and trim(json_extract_string({{ j }}, '$')) similar to '-?[0-9]+'
+            then try_cast(trim(json_extract_string({{ j }}, '$')) as bigint)
+    end
+{%- endmacro %}
+
+{% macro json_double(j) -%}
+    case
+        when json_type({{ j }}) in ('BIGINT', 'UBIGINT', 'DOUBLE') then try_cast(json_extract_string({{ j }}, '$') as double)
+        when json_type({{ j }}) = 'VARCHAR' then try_cast(nullif(trim(json_extract_string({{ j }}, '$')), '') as double)
+    end
+{%- endmacro %}
+
+{% macro json_bool(j) -%}
+    case
+        when json_type({{ j }}) = 'BOOLEAN' then json_extract_string({{ j }}, '$') = 'true'
+        when json_type({{ j }}) in ('BIGINT', 'UBIGINT') and json_extract_string({{ j }}, '$') in ('0', '1')
+            then json_extract_string({{ j }}, '$') = '1'
+        when json_type({{ j }}) = 'VARCHAR' and lower(trim(json_extract_string({{ j }}, '$'))) in ('true', 'false', '0', '1')
+            then lower(trim(json_extract_string({{ j }}, '$'))) in ('true', '1')
+    end
+{%- endmacro %}
+
+{% macro json_text(j) -%}
+    {#- A JSON string, trimmed; '' counts as missing. -#}
+    case when json_type({{ j }}) = 'VARCHAR' then nullif(trim(json_extract_string({{ j }}, '$')), '') end
+{%- endmacro %}
+
+{% macro json_text_is_bad(j) -%}
+    {#- Present and not null, but not a string (a number where an id string belongs, say). -#}
+    (not {{ json_is_missing(j) }} and json_type({{ j }}) <> 'VARCHAR')
+{%- endmacro %}
+
+{% macro json_string_list(j) -%}
+    {#- A JSON array of strings as a list of distinct, trimmed, lower-case strings. -#}
+    case
+        when json_type({{ j }}) = 'ARRAY' then list_sort(list_distinct(
+            list_filter(
+                list_transform(json_extract_string({{ j }}, '$[*]'), lambda g: nullif(lower(trim(g)), '')),
+                lambda g: g is not null
+            )
+        ))
+    end
+{%- endmacro %}
+
+{% macro parse_event_timestamp(j) -%}
+    {#-
+        All timestamp spellings to one TIMESTAMP on the export's wall clock:
+        - ISO text with or without fraction, 'T' or space: taken as written;
+        - text with a trailing UTC offset ("... +02:00:00", "+02:00", "Z"): the wall-clock part
+          as written, the offset dropped (it names the zone of that wall clock);
+        - an integer: epoch milliseconds, an instant, shown on the wall clock of
+          var('epoch_ms_timezone').
+        Values outside 2000-01-01 .. 2100-01-01 are treated as unparseable.
+    -#}
+    case
+        when json_type({{ j }}) in ('BIGINT', 'UBIGINT') then
+            timezone(
+                '{{ var("epoch_ms_timezone") }}',
+                timezone('UTC', epoch_ms(try_cast(json_extract_string({{ j }}, '$') as bigint)))
+            )
+        when json_type({{ j }}) = 'VARCHAR' then
+            try_cast(
+                regexp_extract(
+                    trim(json_extract_string({{ j }}, '$')),
+                    '^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?) ?(Z|[+-][0-9]{2}(:?[0-9]{2}(:[0-9]{2})?)?)?$',
+                    1
+                ) as timestamp
+            )
+    end
+{%- endmacro %}
+
+{% macro plausible_timestamp(ts) -%}
+    ({{ ts }} >= timestamp '2000-01-01' and {{ ts }} < timestamp '2100-01-01')
+{%- endmacro %}

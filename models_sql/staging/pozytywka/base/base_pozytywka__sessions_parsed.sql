@@ -1,0 +1,114 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='source_file',
+    )
+}}
+
+{#-
+    Every non-blank line of the sessions file(s), parsed, with `quarantine_reason` null for a
+    good event. stg_pozytywka__sessions keeps the good ones, raw_quarantine the others.
+    Incremental per file: only files landed anew (new or changed signature) are parsed.
+-#}
+
+with
+
+raw_lines as (
+
+    select * from {{ ref('base_pozytywka__raw_lines') }}
+    where entity = 'sessions'
+    {% if is_incremental() %}
+        and not exists (
+            select 1
+            from {{ this }} as parsed
+            where
+                parsed.source_file = raw_lines.source_file
+                and parsed.file_signature = raw_lines.file_signature
+        )
+    {% endif %}
+
+),
+
+spellings as (
+
+    select * from {{ ref('event_type_spellings') }}
+
+),
+
+shaped as (
+
+    {{ landed_json_lines('raw_lines') }}
+
+),
+
+fields as (
+
+    select
+        *,
+        case when json_shape in ('OBJECT', 'ARRAY') then {{ json_field('line_text', 'session_id', 4) }} end as session_id_json,
+        case when json_shape in ('OBJECT', 'ARRAY') then {{ json_field('line_text', 'timestamp', 0) }} end as timestamp_json,
+        case when json_shape in ('OBJECT', 'ARRAY') then {{ json_field('line_text', 'user_id', 1) }} end as user_id_json,
+        case when json_shape in ('OBJECT', 'ARRAY') then {{ json_field('line_text', 'track_id', 2) }} end as track_id_json,
+        case when json_shape in ('OBJECT', 'ARRAY') then {{ json_field('line_text', 'event_type', 3) }} end as event_type_json
+    from shaped
+
+),
+
+typed as (
+
+    select
+        fields.*,
+        {{ json_int('session_id_json') }} as session_id,
+        {{ json_int('user_id_json') }} as user_id,
+        {{ json_text('track_id_json') }} as track_id,
+        {{ parse_event_timestamp('timestamp_json') }} as event_at,
+        {{ json_text('event_type_json') }} as event_type_raw,
+        spellings.event_type
+    from fields
+    left join spellings
+        on regexp_replace(lower({{ json_text('fields.event_type_json') }}), '[^a-z]', '', 'g') = spellings.spelling_key
+
+),
+
+judged as (
+
+    select
+        *,
+        case
+            {{ line_level_reasons(['OBJECT', 'ARRAY']) }}
+            when json_shape = 'ARRAY' and json_array_length(line_text) <> 5 then 'array_wrong_length'
+            when {{ json_is_missing('session_id_json') }} then 'null_session_id'
+            when session_id is null then 'bad_type_session_id'
+            when {{ json_is_missing('user_id_json') }} then 'null_user_id'
+            when user_id is null then 'bad_type_user_id'
+            when {{ json_is_missing('timestamp_json') }} then 'null_timestamp'
+            when event_at is null or not {{ plausible_timestamp('event_at') }} then 'bad_timestamp'
+            when {{ json_is_missing('event_type_json') }} then 'null_event_type'
+            when event_type is null then 'unknown_event_type'
+            when {{ json_text_is_bad('track_id_json') }} then 'bad_type_track_id'
+            when event_type in ('play', 'skip', 'like') and track_id is null then 'null_track_id'
+        end as quarantine_reason
+    from typed
+
+),
+
+final as (
+
+    select
+        source_file,
+        file_signature,
+        line_number,
+        quarantine_reason,
+        {{ quarantine_raw_line() }} as raw_line,
+        session_id,
+        event_at,
+        user_id,
+        case when event_type in ('play', 'skip', 'like') then track_id end as track_id,
+        event_type,
+        event_type_raw
+    from judged
+
+)
+
+select * from final

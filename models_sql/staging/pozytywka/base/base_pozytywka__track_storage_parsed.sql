@@ -1,0 +1,84 @@
+{#-
+    Every non-blank line of track_storage.jsonl, parsed, with `quarantine_reason` null for a
+    good row. storage_class is lower-cased; only slow / medium / fast are accepted.
+-#}
+
+with
+
+raw_lines as (
+
+    select * from {{ ref('base_pozytywka__raw_lines') }}
+    where entity = 'track_storage'
+
+),
+
+shaped as (
+
+    {{ landed_json_lines('raw_lines') }}
+
+),
+
+fields as (
+
+    select
+        *,
+        case when json_shape = 'OBJECT' then json_extract(line_text, '$.track_id') end as track_id_json,
+        case when json_shape = 'OBJECT' then json_extract(line_text, '$.storage_class') end as storage_class_json,
+        case when json_shape = 'OBJECT' then json_extract(line_text, '$.daily_cost') end as daily_cost_json
+    from shaped
+
+),
+
+typed as (
+
+    select
+        *,
+        {{ json_text('track_id_json') }} as track_id,
+        lower({{ json_text('storage_class_json') }}) as storage_class,
+        {{ json_double('daily_cost_json') }} as daily_cost
+    from fields
+
+),
+
+judged_rows as (
+
+    select
+        *,
+        case
+            {{ line_level_reasons() }}
+            when {{ json_is_missing('track_id_json') }} or track_id is null and json_type(track_id_json) = 'VARCHAR' then 'null_track_id'
+            when track_id is null then 'bad_type_track_id'
+            when {{ json_is_missing('storage_class_json') }} then 'null_storage_class'
+            when storage_class not in ('slow', 'medium', 'fast') or storage_class is null then 'unknown_storage_class'
+            when {{ json_is_missing('daily_cost_json') }} then 'null_daily_cost'
+            when daily_cost is null or daily_cost < 0 then 'bad_daily_cost'
+        end as row_reason
+    from typed
+
+),
+
+judged as (
+
+    select
+        *,
+        {{ first_occurrence_reason('row_reason', 'track_id', 'duplicate_track_id') }} as quarantine_reason
+    from judged_rows
+
+),
+
+final as (
+
+    select
+        source_file,
+        file_signature,
+        line_number,
+        quarantine_reason,
+        {{ quarantine_raw_line() }} as raw_line,
+        track_id,
+        storage_class,
+        daily_cost
+    from judged
+
+)
+
+select * from final

@@ -1,0 +1,133 @@
+{#-
+    Every non-blank line of tracks.jsonl, parsed, with `quarantine_reason` null for a good track.
+    Audio features, popularity and the like may be absent (kept as null) but not of a wrong type.
+-#}
+
+{%- set int_fields = ['popularity', 'duration_ms', 'explicit', 'key', 'mode', 'time_signature'] -%}
+{%- set float_fields = [
+    'danceability', 'energy', 'loudness', 'speechiness', 'acousticness',
+    'instrumentalness', 'liveness', 'valence', 'tempo',
+] -%}
+
+with
+
+raw_lines as (
+
+    select * from {{ ref('base_pozytywka__raw_lines') }}
+    where entity = 'tracks'
+
+),
+
+shaped as (
+
+    {{ landed_json_lines('raw_lines') }}
+
+),
+
+fields as (
+
+    select
+        *,
+        case when json_shape = 'OBJECT' then json_extract(line_text, '$.id') end as track_id_json,
+        case when json_shape = 'OBJECT' then json_extract(line_text, '$.id_artist') end as artist_id_json,
+        case when json_shape = 'OBJECT' then json_extract(line_text, '$.name') end as name_json,
+        case when json_shape = 'OBJECT' then json_extract(line_text, '$.release_date') end as release_date_json,
+        {%- for f in int_fields + float_fields %}
+        case when json_shape = 'OBJECT' then json_extract(line_text, '$.{{ f }}') end as {{ f }}_json,
+        {%- endfor %}
+    from shaped
+
+),
+
+typed as (
+
+    select
+        *,
+        {{ json_text('track_id_json') }} as track_id,
+        {{ json_text('artist_id_json') }} as artist_id,
+        {{ json_text('name_json') }} as track_name,
+        {{ json_text('release_date_json') }} as release_date_raw,
+        {%- for f in int_fields %}
+        {{ json_int(f ~ '_json') }} as {{ f }},
+        {%- endfor %}
+        {%- for f in float_fields %}
+        {{ json_double(f ~ '_json') }} as {{ f }},
+        {%- endfor %}
+    from fields
+
+),
+
+dated as (
+
+    select
+        *,
+        case
+            when regexp_full_match(release_date_raw, '[0-9]{4}') then 'year'
+            when regexp_full_match(release_date_raw, '[0-9]{4}-[0-9]{2}') then 'month'
+            when regexp_full_match(release_date_raw, '[0-9]{4}-[0-9]{2}-[0-9]{2}') then 'day'
+        end as release_date_precision,
+        case
+            when regexp_full_match(release_date_raw, '[0-9]{4}') then try_cast(release_date_raw || '-01-01' as date)
+            when regexp_full_match(release_date_raw, '[0-9]{4}-[0-9]{2}') then try_cast(release_date_raw || '-01' as date)
+            when regexp_full_match(release_date_raw, '[0-9]{4}-[0-9]{2}-[0-9]{2}') then try_cast(release_date_raw as date)
+        end as released_on
+    from typed
+
+),
+
+judged_rows as (
+
+    select
+        *,
+        case
+            {{ line_level_reasons() }}
+            when {{ json_is_missing('track_id_json') }} or track_id is null and json_type(track_id_json) = 'VARCHAR' then 'null_track_id'
+            when track_id is null then 'bad_type_id'
+            when {{ json_text_is_bad('artist_id_json') }} then 'bad_type_id_artist'
+            {%- for f in int_fields + float_fields %}
+            when not {{ json_is_missing(f ~ '_json') }} and {{ f }} is null then 'bad_type_{{ f }}'
+            {%- endfor %}
+            when release_date_raw is not null and released_on is null then 'bad_release_date'
+            when {{ json_text_is_bad('release_date_json') }} then 'bad_release_date'
+        end as row_reason
+    from dated
+
+),
+
+judged as (
+
+    select
+        *,
+        {{ first_occurrence_reason('row_reason', 'track_id', 'duplicate_track_id') }} as quarantine_reason
+    from judged_rows
+
+),
+
+final as (
+
+    select
+        source_file,
+        file_signature,
+        line_number,
+        quarantine_reason,
+        {{ quarantine_raw_line() }} as raw_line,
+        track_id,
+        artist_id,
+        track_name,
+        popularity,
+        duration_ms,
+        explicit = 1 as is_explicit,
+        released_on,
+        release_date_precision,
+        year(released_on) as release_year,
+        {%- for f in float_fields %}
+        {{ f }},
+        {%- endfor %}
+        key as musical_key,
+        mode as musical_mode,
+        time_signature
+    from judged
+
+)
+
+select * from final

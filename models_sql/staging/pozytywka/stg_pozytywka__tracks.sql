@@ -1,0 +1,36 @@
+with
+
+parsed_tracks as (
+
+    select * from {{ ref('base_pozytywka__tracks_parsed') }}
+
+),
+
+artists as (
+
+    select * from {{ ref('base_pozytywka__artists_parsed') }}
+    where quarantine_reason is null
+
+),
+
+good_tracks as (
+
+    select * from parsed_tracks
+    where quarantine_reason is null
+
+),
+
+final as (
+
+    select
+        good_tracks.* exclude (quarantine_reason, raw_line, file_signature, source_file, line_number),
+        good_tracks.artist_id is null or artists.artist_id is null as is_orphan_artist,
+        good_tracks.source_file,
+        good_tracks.line_number
+    from good_tracks
+    left join artists
+        on good_tracks.artist_id = artists.artist_id
+
+)
+
+select * from final

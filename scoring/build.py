@@ -1,0 +1,111 @@
+"""`skipcache build`: the dbt project over one export, into one warehouse, all or nothing.
+
+dbt writes into a copy of the warehouse (``<name>.building``) that replaces the warehouse by an
+atomic rename only when every model and test passed. A failed or killed build leaves the last
+good warehouse as it was, and readers of the warehouse are never blocked by the build.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from scoring import rawfiles
+from scoring.config import Paths
+from scoring.dbt_runner import dbt_vars, run_dbt
+
+
+@dataclass(frozen=True)
+class FileAccount:
+    source_file: str
+    lines_read: int
+    rows_staged: int
+    rows_quarantined: int
+
+
+def prepare_copy(paths: Paths) -> Path:
+    """A fresh working copy of the warehouse (or nothing, for a first build)."""
+    paths.home.mkdir(parents=True, exist_ok=True)
+    work = paths.building
+    for stale in (work, work.with_name(work.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    if paths.warehouse.exists():
+        shutil.copy2(paths.warehouse, work)
+    return work
+
+
+def commit_copy(paths: Paths) -> None:
+    """Replace the warehouse by the finished copy in one rename."""
+    wal = paths.building.with_name(paths.building.name + ".wal")
+    if wal.exists():  # a clean close leaves none; make it so before the rename
+        duckdb.connect(str(paths.building)).close()
+    paths.building.replace(paths.warehouse)
+
+
+def discard_copy(paths: Paths) -> None:
+    for stale in (paths.building, paths.building.with_name(paths.building.name + ".wal")):
+        stale.unlink(missing_ok=True)
+
+
+def dbt_build(
+    paths: Paths,
+    database: Path,
+    *,
+    select: str | None = None,
+    full_refresh: bool = False,
+    extra_vars: dict | None = None,
+    quiet: bool = False,
+) -> None:
+    rawfiles.discover(paths.raw_dir)  # fail fast, naming the missing or unreadable file
+    args = ["build"]
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
+    run_dbt(
+        args,
+        database=database,
+        target_path=paths.dbt_target,
+        log_path=paths.dbt_logs,
+        variables=dbt_vars(paths.raw_dir, extra_vars),
+        quiet=quiet,
+    )
+
+
+def build(paths: Paths, *, full_refresh: bool = False, quiet: bool = False) -> list[FileAccount]:
+    """Build every model and test into a copy, then publish it as the warehouse."""
+    rawfiles.discover(paths.raw_dir)
+    work = prepare_copy(paths)
+    try:
+        dbt_build(paths, work, full_refresh=full_refresh, quiet=quiet)
+        commit_copy(paths)
+    except BaseException:
+        discard_copy(paths)
+        raise
+    return accounting(paths.warehouse)
+
+
+def accounting(warehouse: Path) -> list[FileAccount]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        rows = con.execute(
+            "select source_file, lines_read, rows_staged, rows_quarantined "
+            "from marts.raw_file_accounting order by entity, source_file"
+        ).fetchall()
+    finally:
+        con.close()
+    return [FileAccount(*row) for row in rows]
+
+
+def format_accounting(accounts: list[FileAccount]) -> str:
+    width = max([len("raw file")] + [len(a.source_file) for a in accounts])
+    lines = [f"{'raw file':<{width}}  {'lines read':>11}  {'staged':>11}  {'quarantined':>11}"]
+    for a in accounts:
+        lines.append(
+            f"{a.source_file:<{width}}  {a.lines_read:>11,}  {a.rows_staged:>11,}  "
+            f"{a.rows_quarantined:>11,}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,106 @@
+"""The `skipcache` command: a thin layer that parses flags and calls the package's functions."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from scoring.config import resolve_paths
+
+
+def _add_paths(p: argparse.ArgumentParser, raw: bool = True) -> None:
+    if raw:
+        p.add_argument("--raw-dir", help="folder of one raw export (default: data/raw/demo)")
+    p.add_argument("--warehouse", help="DuckDB file (default: warehouse/skipcache.duckdb)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="skipcache", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="run the dbt project over an export into a warehouse")
+    _add_paths(p)
+    p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
+    p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
+
+    p = sub.add_parser("nightly", help="one night of the job, end to end")
+    _add_paths(p)
+    p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
+
+    p = sub.add_parser("generate", help="write a synthetic export")
+    p.add_argument("--preset", choices=["tiny", "demo", "v2"], default="demo")
+    p.add_argument("--out", required=True, help="folder to write the export into")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument(
+        "--timestamps",
+        choices=["iso", "epoch_ms", "offset"],
+        default="iso",
+        help="timestamp spelling: ISO local (23Z v2), epoch ms, or '... +02:00:00'",
+    )
+    p.add_argument(
+        "--event-case",
+        choices=["lower", "upper", "title"],
+        default="lower",
+        help="spelling of event types (title gives Play, BuyPremium)",
+    )
+    p.add_argument("--arrays", action="store_true", help="write session events as JSON arrays")
+    p.add_argument("--session-id-last", action="store_true", help="put session_id last")
+    p.add_argument("--daily-drops", action="store_true", help="sessions/ folder, a file a day")
+    p.add_argument("--dirty", action="store_true", help="v1-style dirt: nulls, -1 ids, orphans")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # every known failure becomes one clear line, not a traceback
+        from scoring.errors import USER_ERRORS
+
+        if isinstance(exc, USER_ERRORS):
+            print(f"skipcache {args.command}: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "generate":
+        from scoring.generate import GenerateOptions, generate
+
+        started = time.perf_counter()
+        summary = generate(
+            args.out,
+            GenerateOptions(
+                preset=args.preset,
+                seed=args.seed,
+                timestamps=args.timestamps,
+                event_case=args.event_case,
+                arrays=args.arrays,
+                session_id_last=args.session_id_last,
+                daily_drops=args.daily_drops,
+                dirty=args.dirty,
+            ),
+        )
+        print(f"{summary} in {time.perf_counter() - started:.1f}s")
+        return 0
+
+    paths = resolve_paths(getattr(args, "raw_dir", None), args.warehouse)
+    if args.command in {"build", "nightly"}:
+        from scoring.build import build, format_accounting
+        from scoring.lock import writer_lock
+
+        started = time.perf_counter()
+        with writer_lock(paths.lock):
+            accounts = build(
+                paths, full_refresh=getattr(args, "full_refresh", False), quiet=args.quiet
+            )
+        print(f"\nwarehouse {paths.warehouse} built from {paths.raw_dir}")
+        print(format_accounting(accounts))
+        print(f"done in {time.perf_counter() - started:.1f}s")
+        return 0
+    raise AssertionError(args.command)

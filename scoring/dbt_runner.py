@@ -1,0 +1,82 @@
+"""Run the dbt project in-process against one warehouse file and one raw export."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from scoring.config import DBT_ENV, PROJECT_ROOT
+
+
+class DbtError(Exception):
+    """dbt reported a failure (a model, a test or the project itself)."""
+
+
+def dbt_vars(raw_dir: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"raw_dir": str(raw_dir), **(extra or {})}
+
+
+def run_dbt(
+    args: Sequence[str],
+    *,
+    database: Path,
+    target_path: Path,
+    log_path: Path,
+    variables: dict[str, Any],
+    quiet: bool = False,
+) -> Any:
+    """Invoke `dbt <args>` on ``database``; raise DbtError naming the failed nodes."""
+    os.environ.update(DBT_ENV)
+    os.environ["SKIPCACHE_WAREHOUSE"] = str(database)
+    from dbt.cli.main import dbtRunner  # imported late: dbt is slow to import
+
+    cli_args = [
+        *args,
+        "--project-dir",
+        str(PROJECT_ROOT),
+        "--profiles-dir",
+        str(PROJECT_ROOT),
+        "--target-path",
+        str(target_path),
+        "--log-path",
+        str(log_path),
+        "--vars",
+        json.dumps(variables),
+    ]
+    if quiet:
+        cli_args.insert(0, "--quiet")
+    try:
+        result = dbtRunner().invoke(cli_args)
+    finally:
+        _close_dbt_connection()
+    if not result.success:
+        raise DbtError(_describe_failure(args[0], result))
+    return result.result
+
+
+def _close_dbt_connection() -> None:
+    """dbt-duckdb keeps one DuckDB instance per process: close it so the file is released
+    (checkpointed, unlocked) before the caller renames or reopens it."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+    if env is not None:
+        env.close()
+
+
+def _describe_failure(command: str, result: Any) -> str:
+    if result.exception is not None:
+        return f"dbt {command} failed: {result.exception}"
+    failed = []
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(getattr(node_result, "status", ""))
+        if status.lower() in {"error", "fail", "runtime error"}:
+            name = getattr(getattr(node_result, "node", None), "name", "?")
+            failed.append(f"{name}: {(node_result.message or status).strip()}")
+    detail = "; ".join(failed) if failed else "see the dbt log above"
+    return f"dbt {command} failed: {detail}"

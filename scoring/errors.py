@@ -1,0 +1,7 @@
+"""Errors that are the user's to fix: the CLI prints them in one line and exits with 2."""
+
+from scoring.dbt_runner import DbtError
+from scoring.lock import WarehouseBusyError
+from scoring.rawfiles import RawInputError
+
+USER_ERRORS: tuple[type[Exception], ...] = (RawInputError, WarehouseBusyError, DbtError)
