@@ -1,22 +1,55 @@
 {#- Shared steps of the five base_pozytywka__*_parsed models (DuckDB-only, staging only). -#}
 
-{% macro landed_json_lines(raw_lines) -%}
-    {#- Non-blank landed lines with their text (null if not UTF-8) and JSON shape. -#}
+{% macro landed_json_lines(raw_lines, fields, array_positions=none) -%}
+    {#-
+        Non-blank landed lines with their text (null if not UTF-8), their JSON shape and one
+        `<field>_json` column per name in `fields` (a JSON value, or null when absent).
+        The line is parsed once: json_extract with a list of paths. Rows that are JSON arrays
+        take their fields by position (`array_positions`, same order as `fields`).
+    -#}
+    {%- set object_paths = [] -%}
+    {%- for f in fields -%}{%- do object_paths.append("'$.\"" ~ f ~ "\"'") -%}{%- endfor -%}
     select
         source_file,
         file_signature,
         line_number,
         raw_bytes,
         line_text,
-        line_text is not null and json_valid(line_text) as is_json,
-        case when line_text is not null and json_valid(line_text) then json_type(line_text) end as json_shape
+        fields_json is not null as is_json,
+        case
+            when fields_json is null then null
+            when left(ltrim(line_text), 1) = '{' then 'OBJECT'
+            when left(ltrim(line_text), 1) = '[' then 'ARRAY'
+            else 'SCALAR'
+        end as json_shape,
+        {%- if array_positions %}
+        case
+            when fields_json is not null and left(ltrim(line_text), 1) = '[' then json_array_length(line_text)
+        end as array_length,
+        {%- endif %}
+        {%- for f in fields %}
+        fields_json[{{ loop.index }}] as {{ f }}_json{{ "," if not loop.last }}
+        {%- endfor %}
     from (
         select
             *,
-            {{ decode_raw_line('raw_bytes') }} as line_text
-        from {{ raw_lines }}
-    ) as decoded
-    where line_text is null or trim(line_text, ' ' || chr(9) || chr(13) || chr(10)) <> ''
+            {%- if array_positions %}
+            case
+                when left(ltrim(line_text), 1) = '['
+                    then try(json_extract(line_text, [{% for p in array_positions %}'$[{{ p }}]'{{ ", " if not loop.last }}{% endfor %}]))
+                else try(json_extract(line_text, [{{ object_paths | join(', ') }}]))
+            end as fields_json
+            {%- else %}
+            try(json_extract(line_text, [{{ object_paths | join(', ') }}])) as fields_json
+            {%- endif %}
+        from (
+            select
+                *,
+                {{ decode_raw_line('raw_bytes') }} as line_text
+            from {{ raw_lines }}
+            where not is_blank
+        ) as decoded
+    ) as extracted
 {%- endmacro %}
 
 {% macro line_level_reasons(shapes=['OBJECT']) -%}

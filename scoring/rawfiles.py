@@ -32,6 +32,7 @@ LANDING_SCHEMA = pa.schema(
         ("source_file", pa.string()),
         ("file_signature", pa.string()),
         ("line_number", pa.int64()),
+        ("is_blank", pa.bool_()),
         ("raw_bytes", pa.large_binary()),
     ]
 )
@@ -102,6 +103,22 @@ def split_lines(data: bytes) -> tuple[np.ndarray, int]:
     return offsets, len(ends)
 
 
+WHITESPACE = np.frombuffer(b" \t\r\n\x0b\x0c", dtype=np.uint8)
+
+
+def blank_lines(data: bytes, offsets: np.ndarray) -> np.ndarray:
+    """True for lines holding only ASCII whitespace (an empty line included)."""
+    buf = np.frombuffer(data, dtype=np.uint8)
+    starts, ends = offsets[:-1], offsets[1:]
+    blank = np.zeros(len(starts), dtype=bool)
+    # only a line that starts with whitespace can be blank: check those few one by one
+    nonempty = starts < ends
+    candidates = np.flatnonzero(nonempty & np.isin(buf[np.minimum(starts, len(buf) - 1)], WHITESPACE))
+    for i in candidates:
+        blank[i] = not data[starts[i] : ends[i]].strip()
+    return blank
+
+
 def _repeat(value: str, n: int) -> pa.Array:
     return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int64)))
 
@@ -122,6 +139,7 @@ def land_file(f: RawFile) -> pa.Table:
             _repeat(f.source_file, n),
             _repeat(f.signature(), n),
             pa.array(np.arange(1, n + 1, dtype=np.int64)),
+            pa.array(blank_lines(data, offsets)),
             lines,
         ],
         schema=LANDING_SCHEMA,

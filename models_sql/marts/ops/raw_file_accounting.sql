@@ -27,15 +27,8 @@ lines_read as (
     select
         entity,
         source_file,
-        count(*) as lines_read
-    from (
-        select
-            entity,
-            source_file,
-            {{ decode_raw_line('raw_bytes') }} as line_text
-        from raw_lines
-    ) as decoded
-    where line_text is null or trim(line_text, ' ' || chr(9) || chr(13) || chr(10)) <> ''
+        count(*) filter (where not is_blank) as lines_read
+    from raw_lines
     group by entity, source_file
 
 ),

@@ -13,20 +13,9 @@ raw_lines as (
 
 ),
 
-shaped as (
-
-    {{ landed_json_lines('raw_lines') }}
-
-),
-
 fields as (
 
-    select
-        *,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.id') end as artist_id_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.name') end as name_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.genres') end as genres_json
-    from shaped
+    {{ landed_json_lines('raw_lines', ['id', 'name', 'genres']) }}
 
 ),
 
@@ -34,7 +23,7 @@ typed as (
 
     select
         *,
-        {{ json_text('artist_id_json') }} as artist_id,
+        {{ json_text('id_json') }} as artist_id,
         {{ json_text('name_json') }} as artist_name,
         {{ json_string_list('genres_json') }} as genres
     from fields
@@ -47,7 +36,7 @@ judged_rows as (
         *,
         case
             {{ line_level_reasons() }}
-            when {{ json_is_missing('artist_id_json') }} or artist_id is null and json_type(artist_id_json) = 'VARCHAR' then 'null_artist_id'
+            when {{ json_is_missing('id_json') }} or artist_id is null and json_type(id_json) = 'VARCHAR' then 'null_artist_id'
             when artist_id is null then 'bad_type_id'
             when not {{ json_is_missing('genres_json') }} and json_type(genres_json) <> 'ARRAY' then 'bad_type_genres'
         end as row_reason

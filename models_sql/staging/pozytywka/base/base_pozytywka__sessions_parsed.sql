@@ -36,22 +36,9 @@ spellings as (
 
 ),
 
-shaped as (
-
-    {{ landed_json_lines('raw_lines') }}
-
-),
-
 fields as (
 
-    select
-        *,
-        case when json_shape in ('OBJECT', 'ARRAY') then {{ json_field('line_text', 'session_id', 4) }} end as session_id_json,
-        case when json_shape in ('OBJECT', 'ARRAY') then {{ json_field('line_text', 'timestamp', 0) }} end as timestamp_json,
-        case when json_shape in ('OBJECT', 'ARRAY') then {{ json_field('line_text', 'user_id', 1) }} end as user_id_json,
-        case when json_shape in ('OBJECT', 'ARRAY') then {{ json_field('line_text', 'track_id', 2) }} end as track_id_json,
-        case when json_shape in ('OBJECT', 'ARRAY') then {{ json_field('line_text', 'event_type', 3) }} end as event_type_json
-    from shaped
+    {{ landed_json_lines('raw_lines', ['session_id', 'timestamp', 'user_id', 'track_id', 'event_type'], [4, 0, 1, 2, 3]) }}
 
 ),
 
@@ -77,7 +64,7 @@ judged as (
         *,
         case
             {{ line_level_reasons(['OBJECT', 'ARRAY']) }}
-            when json_shape = 'ARRAY' and json_array_length(line_text) <> 5 then 'array_wrong_length'
+            when json_shape = 'ARRAY' and array_length <> 5 then 'array_wrong_length'
             when {{ json_is_missing('session_id_json') }} then 'null_session_id'
             when session_id is null then 'bad_type_session_id'
             when {{ json_is_missing('user_id_json') }} then 'null_user_id'

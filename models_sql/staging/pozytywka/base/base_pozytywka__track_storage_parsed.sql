@@ -12,20 +12,9 @@ raw_lines as (
 
 ),
 
-shaped as (
-
-    {{ landed_json_lines('raw_lines') }}
-
-),
-
 fields as (
 
-    select
-        *,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.track_id') end as track_id_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.storage_class') end as storage_class_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.daily_cost') end as daily_cost_json
-    from shaped
+    {{ landed_json_lines('raw_lines', ['track_id', 'storage_class', 'daily_cost']) }}
 
 ),
 

@@ -18,24 +18,9 @@ raw_lines as (
 
 ),
 
-shaped as (
-
-    {{ landed_json_lines('raw_lines') }}
-
-),
-
 fields as (
 
-    select
-        *,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.id') end as track_id_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.id_artist') end as artist_id_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.name') end as name_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.release_date') end as release_date_json,
-        {%- for f in int_fields + float_fields %}
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.{{ f }}') end as {{ f }}_json,
-        {%- endfor %}
-    from shaped
+    {{ landed_json_lines('raw_lines', ['id', 'id_artist', 'name', 'release_date'] + int_fields + float_fields) }}
 
 ),
 
@@ -43,8 +28,8 @@ typed as (
 
     select
         *,
-        {{ json_text('track_id_json') }} as track_id,
-        {{ json_text('artist_id_json') }} as artist_id,
+        {{ json_text('id_json') }} as track_id,
+        {{ json_text('id_artist_json') }} as artist_id,
         {{ json_text('name_json') }} as track_name,
         {{ json_text('release_date_json') }} as release_date_raw,
         {%- for f in int_fields %}
@@ -81,9 +66,9 @@ judged_rows as (
         *,
         case
             {{ line_level_reasons() }}
-            when {{ json_is_missing('track_id_json') }} or track_id is null and json_type(track_id_json) = 'VARCHAR' then 'null_track_id'
+            when {{ json_is_missing('id_json') }} or track_id is null and json_type(id_json) = 'VARCHAR' then 'null_track_id'
             when track_id is null then 'bad_type_id'
-            when {{ json_text_is_bad('artist_id_json') }} then 'bad_type_id_artist'
+            when {{ json_text_is_bad('id_artist_json') }} then 'bad_type_id_artist'
             {%- for f in int_fields + float_fields %}
             when not {{ json_is_missing(f ~ '_json') }} and {{ f }} is null then 'bad_type_{{ f }}'
             {%- endfor %}

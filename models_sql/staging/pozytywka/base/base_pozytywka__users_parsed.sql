@@ -13,23 +13,9 @@ raw_lines as (
 
 ),
 
-shaped as (
-
-    {{ landed_json_lines('raw_lines') }}
-
-),
-
 fields as (
 
-    select
-        *,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.user_id') end as user_id_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.name') end as name_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.city') end as city_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.street') end as street_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.favourite_genres') end as genres_json,
-        case when json_shape = 'OBJECT' then json_extract(line_text, '$.premium_user') end as premium_json
-    from shaped
+    {{ landed_json_lines('raw_lines', ['user_id', 'name', 'city', 'street', 'favourite_genres', 'premium_user']) }}
 
 ),
 
@@ -41,8 +27,8 @@ typed as (
         {{ json_text('name_json') }} as user_name,
         {{ json_text('city_json') }} as city,
         {{ json_text('street_json') }} as street,
-        {{ json_string_list('genres_json') }} as favourite_genres,
-        {{ json_bool('premium_json') }} as is_premium
+        {{ json_string_list('favourite_genres_json') }} as favourite_genres,
+        {{ json_bool('premium_user_json') }} as is_premium
     from fields
 
 ),
@@ -55,8 +41,8 @@ judged_rows as (
             {{ line_level_reasons() }}
             when {{ json_is_missing('user_id_json') }} then 'null_user_id'
             when user_id is null then 'bad_type_user_id'
-            when not {{ json_is_missing('genres_json') }} and json_type(genres_json) <> 'ARRAY' then 'bad_type_favourite_genres'
-            when not {{ json_is_missing('premium_json') }} and is_premium is null then 'bad_type_premium_user'
+            when not {{ json_is_missing('favourite_genres_json') }} and json_type(favourite_genres_json) <> 'ARRAY' then 'bad_type_favourite_genres'
+            when not {{ json_is_missing('premium_user_json') }} and is_premium is null then 'bad_type_premium_user'
         end as row_reason
     from typed
 
