@@ -75,12 +75,18 @@ def dbt_build(
     )
 
 
-def build(paths: Paths, *, full_refresh: bool = False, quiet: bool = False) -> list[FileAccount]:
+def build(
+    paths: Paths,
+    *,
+    full_refresh: bool = False,
+    quiet: bool = False,
+    extra_vars: dict | None = None,
+) -> list[FileAccount]:
     """Build every model and test into a copy, then publish it as the warehouse."""
     rawfiles.discover(paths.raw_dir)
     work = prepare_copy(paths)
     try:
-        dbt_build(paths, work, full_refresh=full_refresh, quiet=quiet)
+        dbt_build(paths, work, full_refresh=full_refresh, quiet=quiet, extra_vars=extra_vars)
         commit_copy(paths)
     except BaseException:
         discard_copy(paths)

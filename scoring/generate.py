@@ -172,7 +172,9 @@ def make_catalogue(rng: np.random.Generator, preset: Preset) -> dict:
         "loudness": np.round(np.clip(rng.normal(-8, 3.5, n_tr), -40, 1), 3),
         "speechiness": np.round(rng.beta(1.2, 12, n_tr), 4),
         "acousticness": np.round(rng.beta(0.8, 2.5, n_tr), 4),
-        "instrumentalness": np.round(np.where(rng.random(n_tr) < 0.75, 0.0, rng.beta(0.5, 3, n_tr)), 4),
+        "instrumentalness": np.round(
+            np.where(rng.random(n_tr) < 0.75, 0.0, rng.beta(0.5, 3, n_tr)), 4
+        ),
         "liveness": np.round(rng.beta(1.5, 7, n_tr), 4),
         "valence": np.round(rng.beta(2.5, 2.5, n_tr), 3),
         "tempo": np.round(np.clip(rng.normal(120, 28, n_tr), 50, 220), 3),
@@ -205,9 +207,10 @@ def make_catalogue(rng: np.random.Generator, preset: Preset) -> dict:
 
 def make_users(rng: np.random.Generator, preset: Preset, cat: dict) -> dict:
     n = preset.users
-    fav = np.stack(
-        [rng.choice(len(cat["vocab"]), size=3, replace=False, p=cat["genre_weight"]) for _ in range(n)]
-    )
+    # favourite genres come from the genres the artists carry, weighted by how many carry them
+    carried = cat["art_genres"][cat["art_genres"] >= 0]
+    weight = np.bincount(carried, minlength=len(cat["vocab"])) / len(carried)
+    fav = np.stack([rng.choice(len(weight), size=3, replace=False, p=weight) for _ in range(n)])
     propensity = 0.1 + 0.8 * rng.beta(1.3, 1.3, n)
     return {
         "user_ids": np.arange(101, 101 + n),
@@ -231,7 +234,9 @@ def simulate(rng: np.random.Generator, preset: Preset, cat: dict, users: dict) -
     """Sessions of plays with skips, likes, ads and premium purchases; event arrays."""
     n_s = preset.sessions
     start_day = END_DATE - timedelta(days=preset.days - 1)
-    s_user = rng.choice(len(users["user_ids"]), size=n_s, p=users["activity"] / users["activity"].sum())
+    s_user = rng.choice(
+        len(users["user_ids"]), size=n_s, p=users["activity"] / users["activity"].sum()
+    )
     s_day = rng.integers(0, preset.days, n_s)
     hour = rng.choice(24, size=n_s, p=_hour_weights())
     s_start_s = s_day * 86_400 + hour * 3_600 + rng.integers(0, 3_600, n_s)  # whole seconds
@@ -325,7 +330,9 @@ def _hour_weights() -> np.ndarray:
     return w / w.sum()
 
 
-def _choose_tracks(rng: np.random.Generator, cat: dict, users: dict, p_user: np.ndarray) -> np.ndarray:
+def _choose_tracks(
+    rng: np.random.Generator, cat: dict, users: dict, p_user: np.ndarray
+) -> np.ndarray:
     """45% of plays come from a favourite genre of the user, the rest by global popularity."""
     n_p = len(p_user)
     pop_w = (cat["popularity"] + 1.0) ** 2
@@ -356,7 +363,7 @@ def _format_ts_sql(mode: str) -> str:
     if mode == "offset":
         return (
             "'\"' || strftime(ts, '%Y-%m-%d %H:%M:%S') || '.' "
-            "|| cast(cast(at_ms % 1000 as integer) as varchar) || ' +02:00:00\"'"
+            "|| lpad(cast(cast(at_ms % 1000 as integer) as varchar), 3, '0') || ' +02:00:00\"'"
         )
     return (
         "'\"' || case when at_ms % 1000 = 0 then strftime(ts, '%Y-%m-%dT%H:%M:%S') "
@@ -389,7 +396,8 @@ def _write_sessions(out: Path, ev: dict, cat: dict, opts: GenerateOptions) -> in
         "et": "coalesce('\"' || event_type || '\"', 'null')",
     }
     if opts.arrays:
-        line = f"'[' || {q['ts']} || ', ' || {q['uid']} || ', ' || {q['tid']} || ', ' || {q['et']} || ', ' || {q['sid']} || ']'"
+        items = " || ', ' || ".join(q[k] for k in ("ts", "uid", "tid", "et", "sid"))
+        line = f"'[' || {items} || ']'"
     else:
         keys = ["timestamp", "user_id", "track_id", "event_type"]
         vals = [q["ts"], q["uid"], q["tid"], q["et"]]
@@ -409,9 +417,15 @@ def _write_sessions(out: Path, ev: dict, cat: dict, opts: GenerateOptions) -> in
         )
         if opts.daily_drops:
             (out / "sessions").mkdir(parents=True, exist_ok=True)
-            days = [r[0] for r in con.execute("select distinct day from lines order by day").fetchall()]
+            days = [
+                r[0] for r in con.execute("select distinct day from lines order by day").fetchall()
+            ]
             for d in days:
-                _write_lines(con, f"select line from lines where day = '{d}' order by seq", out / "sessions" / f"{d}.jsonl")
+                _write_lines(
+                    con,
+                    f"select line from lines where day = '{d}' order by seq",
+                    out / "sessions" / f"{d}.jsonl",
+                )
         else:
             _write_lines(con, "select line from lines order by seq", out / "sessions.jsonl")
     finally:
@@ -429,7 +443,9 @@ def _write_lines(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None
                 continue
             joined = pc.binary_join_element_wise(col, "") if col.offset else col
             _, offsets, data = joined.buffers()
-            offs = np.frombuffer(offsets, dtype=np.int64, count=len(joined) + 1, offset=joined.offset * 8)
+            offs = np.frombuffer(
+                offsets, dtype=np.int64, count=len(joined) + 1, offset=joined.offset * 8
+            )
             f.write(memoryview(data)[offs[0] : offs[-1]])
 
 
@@ -445,7 +461,9 @@ def _release_date(cat: dict, i: int) -> str:
     return f"{y:04d}" if p == 0 else f"{y:04d}-{m:02d}" if p == 1 else f"{y:04d}-{m:02d}-{d:02d}"
 
 
-def _write_catalogue(out: Path, rng: np.random.Generator, cat: dict, users: dict, dirty: bool) -> None:
+def _write_catalogue(
+    out: Path, rng: np.random.Generator, cat: dict, users: dict, dirty: bool
+) -> None:
     vocab = cat["vocab"]
     artists = []
     art_bad_id = rng.random(len(cat["artist_ids"])) < (0.05 if dirty else 0)
@@ -475,7 +493,15 @@ def _write_catalogue(out: Path, rng: np.random.Generator, cat: dict, users: dict
         for name in ("danceability", "energy"):
             row[name] = float(cat["feats"][name][i])
         row["key"] = int(cat["key"][i])
-        for name in ("loudness", "speechiness", "acousticness", "instrumentalness", "liveness", "valence", "tempo"):
+        for name in (
+            "loudness",
+            "speechiness",
+            "acousticness",
+            "instrumentalness",
+            "liveness",
+            "valence",
+            "tempo",
+        ):
             row[name] = float(cat["feats"][name][i])
         tracks.append(row)
     _jsonl(out / "tracks.jsonl", tracks)
@@ -484,7 +510,11 @@ def _write_catalogue(out: Path, rng: np.random.Generator, cat: dict, users: dict
     _jsonl(
         out / "track_storage.jsonl",
         [
-            {"track_id": tid, "storage_class": str(classes[cat["storage_class"][i]]), "daily_cost": float(cat["daily_cost"][i])}
+            {
+                "track_id": tid,
+                "storage_class": str(classes[cat["storage_class"][i]]),
+                "daily_cost": float(cat["daily_cost"][i]),
+            }
             for i, tid in enumerate(cat["track_ids"])
         ],
     )

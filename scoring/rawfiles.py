@@ -113,7 +113,9 @@ def blank_lines(data: bytes, offsets: np.ndarray) -> np.ndarray:
     blank = np.zeros(len(starts), dtype=bool)
     # only a line that starts with whitespace can be blank: check those few one by one
     nonempty = starts < ends
-    candidates = np.flatnonzero(nonempty & np.isin(buf[np.minimum(starts, len(buf) - 1)], WHITESPACE))
+    candidates = np.flatnonzero(
+        nonempty & np.isin(buf[np.minimum(starts, len(buf) - 1)], WHITESPACE)
+    )
     for i in candidates:
         blank[i] = not data[starts[i] : ends[i]].strip()
     return blank

@@ -5,18 +5,18 @@
 with
 
 {% for entity in entities %}
-{{ entity }}_rejects as (
+    {{ entity }}_rejects as (
 
-    select
-        '{{ entity }}' as entity,
-        source_file,
-        line_number,
-        raw_line,
-        quarantine_reason as reason
-    from {{ ref('base_pozytywka__' ~ entity ~ '_parsed') }}
-    where quarantine_reason is not null
+        select
+            '{{ entity }}' as entity,
+            source_file,
+            line_number,
+            raw_line,
+            quarantine_reason as reason
+        from {{ ref('base_pozytywka__' ~ entity ~ '_parsed') }}
+        where quarantine_reason is not null
 
-),
+    ),
 
 {% endfor %}
 unioned as (

@@ -15,7 +15,7 @@ artists as (
 
 good_tracks as (
 
-    select * from parsed_tracks
+    select * exclude (quarantine_reason, raw_line, file_signature) from parsed_tracks
     where quarantine_reason is null
 
 ),
@@ -23,10 +23,8 @@ good_tracks as (
 final as (
 
     select
-        good_tracks.* exclude (quarantine_reason, raw_line, file_signature, source_file, line_number),
-        good_tracks.artist_id is null or artists.artist_id is null as is_orphan_artist,
-        good_tracks.source_file,
-        good_tracks.line_number
+        good_tracks.*,
+        good_tracks.artist_id is null or artists.artist_id is null as is_orphan_artist
     from good_tracks
     left join artists
         on good_tracks.artist_id = artists.artist_id

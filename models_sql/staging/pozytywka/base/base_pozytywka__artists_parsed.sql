@@ -63,7 +63,7 @@ final as (
         {{ quarantine_raw_line() }} as raw_line,
         artist_id,
         artist_name,
-        coalesce(genres, []::varchar []) as genres,
+        coalesce(genres, []::varchar[]) as genres,
         genres is not null as has_genres
     from judged
 

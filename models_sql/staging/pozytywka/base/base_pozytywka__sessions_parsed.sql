@@ -16,17 +16,18 @@ with
 
 raw_lines as (
 
-    select * from {{ ref('base_pozytywka__raw_lines') }}
-    where entity = 'sessions'
+    select landed.* from {{ ref('base_pozytywka__raw_lines') }} as landed
+    where
+        landed.entity = 'sessions'
     {% if is_incremental() %}
-        and not exists (
-            select 1
-            from {{ this }} as parsed
-            where
-                parsed.source_file = raw_lines.source_file
-                and parsed.file_signature = raw_lines.file_signature
-        )
-    {% endif %}
+            and not exists (
+                select 1
+                from {{ this }} as parsed
+                where
+                    parsed.source_file = landed.source_file
+                    and parsed.file_signature = landed.file_signature
+            )
+        {% endif %}
 
 ),
 

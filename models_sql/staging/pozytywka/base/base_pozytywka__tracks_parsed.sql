@@ -28,16 +28,16 @@ typed as (
 
     select
         *,
+        {%- for f in int_fields %}
+            {{ json_int(f ~ '_json') }} as {{ f }},
+        {%- endfor %}
+        {%- for f in float_fields %}
+            {{ json_double(f ~ '_json') }} as {{ f }},
+        {%- endfor %}
         {{ json_text('id_json') }} as track_id,
         {{ json_text('id_artist_json') }} as artist_id,
         {{ json_text('name_json') }} as track_name,
-        {{ json_text('release_date_json') }} as release_date_raw,
-        {%- for f in int_fields %}
-        {{ json_int(f ~ '_json') }} as {{ f }},
-        {%- endfor %}
-        {%- for f in float_fields %}
-        {{ json_double(f ~ '_json') }} as {{ f }},
-        {%- endfor %}
+        {{ json_text('release_date_json') }} as release_date_raw
     from fields
 
 ),
@@ -70,7 +70,7 @@ judged_rows as (
             when track_id is null then 'bad_type_id'
             when {{ json_text_is_bad('id_artist_json') }} then 'bad_type_id_artist'
             {%- for f in int_fields + float_fields %}
-            when not {{ json_is_missing(f ~ '_json') }} and {{ f }} is null then 'bad_type_{{ f }}'
+                when not {{ json_is_missing(f ~ '_json') }} and {{ f }} is null then 'bad_type_{{ f }}'
             {%- endfor %}
             when release_date_raw is not null and released_on is null then 'bad_release_date'
             when {{ json_text_is_bad('release_date_json') }} then 'bad_release_date'
@@ -106,7 +106,7 @@ final as (
         release_date_precision,
         year(released_on) as release_year,
         {%- for f in float_fields %}
-        {{ f }},
+            {{ f }},
         {%- endfor %}
         key as musical_key,
         mode as musical_mode,
