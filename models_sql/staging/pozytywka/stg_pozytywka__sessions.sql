@@ -38,7 +38,8 @@ final as (
         users.user_id is null as is_orphan_user,
         good_events.track_id is not null and tracks.track_id is null as is_orphan_track,
         good_events.source_file,
-        good_events.line_number
+        good_events.line_number,
+        good_events.loaded_at
     from good_events
     left join users
         on good_events.user_id = users.user_id

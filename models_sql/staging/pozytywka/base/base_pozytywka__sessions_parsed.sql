@@ -87,6 +87,7 @@ final as (
         source_file,
         file_signature,
         line_number,
+        cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp) as loaded_at,
         quarantine_reason,
         {{ quarantine_raw_line() }} as raw_line,
         session_id,

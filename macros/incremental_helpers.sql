@@ -1,0 +1,55 @@
+{#-
+    Incremental pattern shared by the listen and feature models. Every incremental model stamps
+    the rows it (re)computes with loaded_at = the run's start; a downstream model picks up what
+    changed since its own last run by comparing loaded_at. Portable SQL (no DuckDB-only syntax).
+-#}
+
+{% macro run_loaded_at() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as timestamp)
+{%- endmacro %}
+
+{% macro last_loaded_at() -%}
+    (select coalesce(max(loaded_at), cast('1900-01-01' as timestamp)) from {{ this }})
+{%- endmacro %}
+
+{% macro first_changed_listen_date() -%}
+    {#- The earliest listen_date among fct_listens rows changed since this model last ran:
+        every date from it on is recomputed (late events included); null when nothing changed. -#}
+    (
+        select min(changed.listen_date)
+        from {{ ref('fct_listens') }} as changed
+        where changed.loaded_at > {{ last_loaded_at() }}
+    )
+{%- endmacro %}
+
+{% macro day_number(date_column) -%}
+    {{ dbt.datediff("cast('1970-01-01' as date)", date_column, "day") }}
+{%- endmacro %}
+
+{% macro history_windows(prefix, partition_by, count_columns, windows=true) -%}
+    {#-
+        For each daily row, sums of `count_columns` over the same entity's days strictly before
+        it (all history, and each window of var('feature_windows_days') days), plus the last day
+        with a listen before it. The frame ends at 1 preceding: nothing of the row's own day.
+    -#}
+    {%- for c in count_columns %}
+        coalesce(sum({{ c }}) over (
+            partition by {{ partition_by }} order by day_number
+            range between unbounded preceding and 1 preceding
+        ), 0) as {{ prefix }}_{{ c }}_before,
+        {%- for w in (var('feature_windows_days') if windows else []) %}
+            coalesce(sum({{ c }}) over (
+                partition by {{ partition_by }} order by day_number
+                range between {{ w }} preceding and 1 preceding
+            ), 0) as {{ prefix }}_{{ c }}_{{ w }}d,
+        {%- endfor %}
+    {%- endfor %}
+    max(case when listens > 0 then day_number end) over (
+        partition by {{ partition_by }} order by day_number
+        range between unbounded preceding and 1 preceding
+    ) as last_listen_day_number
+{%- endmacro %}
+
+{% macro smoothed_rate(events, listens, prior, weight) -%}
+    ({{ events }} + {{ weight }} * {{ prior }}) / ({{ listens }} + {{ weight }})
+{%- endmacro %}

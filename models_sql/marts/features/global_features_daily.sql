@@ -1,0 +1,89 @@
+{{ config(unique_key='feature_date') }}
+
+{#- One row per feature date: what the whole export knew before that date (the prior of the
+    smoothed rates). -#}
+
+with
+
+user_daily as (
+
+    select * from {{ ref('int_user_listens_daily') }}
+
+),
+
+daily as (
+
+    select
+        listen_date,
+        sum(listens) as listens,
+        sum(skips) as skips,
+        sum(likes) as likes
+    from user_daily
+    group by listen_date
+
+),
+
+spine as (
+
+    select
+        listen_date,
+        listens,
+        skips,
+        likes
+    from daily
+    union all
+    select
+        {{ dbt.dateadd('day', 1, 'max(listen_date)') }} as listen_date,
+        0 as listens,
+        0 as skips,
+        0 as likes
+    from daily
+
+),
+
+numbered as (
+
+    select
+        *,
+        {{ day_number('listen_date') }} as day_number
+    from spine
+
+),
+
+history as (
+
+    select
+        listen_date as feature_date,
+        coalesce(sum(listens) over (order by day_number range between unbounded preceding and 1 preceding), 0)
+            as global_listens_before,
+        coalesce(sum(skips) over (order by day_number range between unbounded preceding and 1 preceding), 0)
+            as global_skips_before,
+        coalesce(sum(likes) over (order by day_number range between unbounded preceding and 1 preceding), 0)
+            as global_likes_before
+    from numbered
+
+),
+
+final as (
+
+    select
+        feature_date,
+        global_listens_before,
+        global_skips_before,
+        case
+            when global_listens_before > 0 then 1.0 * global_skips_before / global_listens_before
+            else {{ var('cold_start_skip_rate') }}
+        end as global_skip_rate,
+        case
+            when global_listens_before > 0 then 1.0 * global_likes_before / global_listens_before
+            else {{ var('cold_start_like_rate') }}
+        end as global_like_rate,
+        {{ run_loaded_at() }} as loaded_at
+    from history
+    {% if is_incremental() %}
+        where feature_date >= {{ first_changed_listen_date() }}
+    {% endif %}
+
+)
+
+select * from final

@@ -1,0 +1,81 @@
+{{ config(unique_key='feature_date') }}
+
+{#- One row per user per feature date: the user's listening history strictly before that date
+    (all of it, and the last var('feature_windows_days') days), with skip and like rates
+    smoothed toward the global rates known before that date. -#}
+
+{%- set windows = var('feature_windows_days') -%}
+
+with
+
+user_daily as (
+
+    select * from {{ ref('int_user_listens_daily') }}
+
+),
+
+global_features as (
+
+    select * from {{ ref('global_features_daily') }}
+
+),
+
+spine as (
+
+    {{ feature_spine('user_daily', ['user_id'], ['listens', 'skips', 'likes']) }}
+
+),
+
+numbered as (
+
+    select
+        *,
+        {{ day_number('listen_date') }} as day_number
+    from spine
+
+),
+
+history as (
+
+    select
+        user_id,
+        listen_date as feature_date,
+        day_number,
+        {{ history_windows('user', 'user_id', ['listens', 'skips', 'likes']) }}
+    from numbered
+
+),
+
+final as (
+
+    select
+        history.user_id,
+        history.feature_date,
+        history.user_listens_before,
+        history.user_skips_before,
+        history.user_likes_before,
+        {{ smoothed_rate('history.user_skips_before', 'history.user_listens_before',
+            'global_features.global_skip_rate', var('skip_rate_prior_weight')) }} as user_skip_rate,
+        {{ smoothed_rate('history.user_likes_before', 'history.user_listens_before',
+            'global_features.global_like_rate', var('like_rate_prior_weight')) }} as user_like_rate,
+        {%- for w in windows %}
+            history.user_listens_{{ w }}d,
+            history.user_skips_{{ w }}d,
+            {{ smoothed_rate('history.user_skips_' ~ w ~ 'd', 'history.user_listens_' ~ w ~ 'd',
+                'global_features.global_skip_rate', var('skip_rate_prior_weight')) }} as user_skip_rate_{{ w }}d,
+        {%- endfor %}
+        coalesce(
+            history.day_number - history.last_listen_day_number,
+            {{ var('days_since_last_listen_cold_start') }}
+        ) as user_days_since_last_listen,
+        {{ run_loaded_at() }} as loaded_at
+    from history
+    inner join global_features
+        on history.feature_date = global_features.feature_date
+    {% if is_incremental() %}
+        where history.feature_date >= {{ first_changed_listen_date() }}
+    {% endif %}
+
+)
+
+select * from final

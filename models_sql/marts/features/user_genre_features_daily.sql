@@ -1,0 +1,56 @@
+{{ config(unique_key='feature_date') }}
+
+{#- One row per user per genre per feature date: how often the user listened to and skipped
+    tracks of that genre strictly before that date. -#}
+
+with
+
+user_genre_daily as (
+
+    select * from {{ ref('int_user_genre_listens_daily') }}
+
+),
+
+spine as (
+
+    {{ feature_spine('user_genre_daily', ['user_id', 'genre'], ['listens', 'skips']) }}
+
+),
+
+numbered as (
+
+    select
+        *,
+        {{ day_number('listen_date') }} as day_number
+    from spine
+
+),
+
+history as (
+
+    select
+        user_id,
+        genre,
+        listen_date as feature_date,
+        {{ history_windows('user_genre', 'user_id, genre', ['listens', 'skips'], windows=false) }}
+    from numbered
+
+),
+
+final as (
+
+    select
+        user_id,
+        genre,
+        feature_date,
+        user_genre_listens_before,
+        user_genre_skips_before,
+        {{ run_loaded_at() }} as loaded_at
+    from history
+    {% if is_incremental() %}
+        where feature_date >= {{ first_changed_listen_date() }}
+    {% endif %}
+
+)
+
+select * from final

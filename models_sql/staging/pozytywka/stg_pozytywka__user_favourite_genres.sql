@@ -1,0 +1,20 @@
+{#- One row per (user, favourite genre): the users' lists unnested (DuckDB-only unnest). -#}
+
+with
+
+users as (
+
+    select * from {{ ref('stg_pozytywka__users') }}
+
+),
+
+final as (
+
+    select distinct
+        user_id,
+        unnest(favourite_genres) as genre
+    from users
+
+)
+
+select * from final
