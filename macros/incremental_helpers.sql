@@ -33,15 +33,15 @@
         with a listen before it. The frame ends at 1 preceding: nothing of the row's own day.
     -#}
     {%- for c in count_columns %}
-        coalesce(sum({{ c }}) over (
+        cast(coalesce(sum({{ c }}) over (
             partition by {{ partition_by }} order by day_number
             range between unbounded preceding and 1 preceding
-        ), 0) as {{ prefix }}_{{ c }}_before,
+        ), 0) as bigint) as {{ prefix }}_{{ c }}_before,
         {%- for w in (var('feature_windows_days') if windows else []) %}
-            coalesce(sum({{ c }}) over (
+            cast(coalesce(sum({{ c }}) over (
                 partition by {{ partition_by }} order by day_number
                 range between {{ w }} preceding and 1 preceding
-            ), 0) as {{ prefix }}_{{ c }}_{{ w }}d,
+            ), 0) as bigint) as {{ prefix }}_{{ c }}_{{ w }}d,
         {%- endfor %}
     {%- endfor %}
     max(case when listens > 0 then day_number end) over (

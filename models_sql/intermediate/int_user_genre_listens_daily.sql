@@ -47,8 +47,8 @@ final as (
         user_id,
         genre,
         listen_date,
-        count(*) as listens,
-        sum(case when is_skipped then 1 else 0 end) as skips,
+        cast(count(*) as bigint) as listens,
+        cast(sum(case when is_skipped then 1 else 0 end) as bigint) as skips,
         {{ run_loaded_at() }} as loaded_at
     from listen_genres
     group by user_id, genre, listen_date

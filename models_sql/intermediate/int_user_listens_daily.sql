@@ -19,9 +19,9 @@ final as (
     select
         user_id,
         listen_date,
-        count(*) as listens,
-        sum(case when is_skipped then 1 else 0 end) as skips,
-        sum(case when is_liked then 1 else 0 end) as likes,
+        cast(count(*) as bigint) as listens,
+        cast(sum(case when is_skipped then 1 else 0 end) as bigint) as skips,
+        cast(sum(case when is_liked then 1 else 0 end) as bigint) as likes,
         {{ run_loaded_at() }} as loaded_at
     from listens
     group by user_id, listen_date

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='session_id') }}
+{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='session_id', on_schema_change='fail') }}
 
 {#- One row per listen (one play event), skipped when a skip belongs to it. -#}
 

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('fct_listens') }}
 {{ config(unique_key='feature_date') }}
 
 {#- One row per feature date: what the whole export knew before that date (the prior of the
@@ -54,11 +55,11 @@ history as (
 
     select
         listen_date as feature_date,
-        coalesce(sum(listens) over (order by day_number range between unbounded preceding and 1 preceding), 0)
+        cast(coalesce(sum(listens) over (order by day_number range between unbounded preceding and 1 preceding), 0) as bigint)
             as global_listens_before,
-        coalesce(sum(skips) over (order by day_number range between unbounded preceding and 1 preceding), 0)
+        cast(coalesce(sum(skips) over (order by day_number range between unbounded preceding and 1 preceding), 0) as bigint)
             as global_skips_before,
-        coalesce(sum(likes) over (order by day_number range between unbounded preceding and 1 preceding), 0)
+        cast(coalesce(sum(likes) over (order by day_number range between unbounded preceding and 1 preceding), 0) as bigint)
             as global_likes_before
     from numbered
 

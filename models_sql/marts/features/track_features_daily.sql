@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('fct_listens') }}
 {{ config(unique_key='feature_date') }}
 
 {#- One row per track per feature date: the track's listening history strictly before that date,

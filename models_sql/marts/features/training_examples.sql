@@ -71,10 +71,10 @@ listen_genres as (
 
     select
         listens.listen_id,
-        count(*) as genre_count,
-        sum(case when favourite_genres.genre is not null then 1 else 0 end) as favourite_genre_matches,
-        coalesce(sum(user_genre_features.user_genre_listens_before), 0) as user_genre_listens_before,
-        coalesce(sum(user_genre_features.user_genre_skips_before), 0) as user_genre_skips_before
+        cast(count(*) as bigint) as genre_count,
+        cast(sum(case when favourite_genres.genre is not null then 1 else 0 end) as bigint) as favourite_genre_matches,
+        cast(coalesce(sum(user_genre_features.user_genre_listens_before), 0) as bigint) as user_genre_listens_before,
+        cast(coalesce(sum(user_genre_features.user_genre_skips_before), 0) as bigint) as user_genre_skips_before
     from listens
     inner join tracks
         on listens.track_id = tracks.track_id

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('fct_listens') }}
 {{ config(unique_key='feature_date') }}
 
 {#- One row per user per feature date: the user's listening history strictly before that date

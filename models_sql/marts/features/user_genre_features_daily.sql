@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('fct_listens') }}
 {{ config(unique_key='feature_date') }}
 
 {#- One row per user per genre per feature date: how often the user listened to and skipped
