@@ -31,11 +31,13 @@
         For each daily row, sums of `count_columns` over the same entity's days strictly before
         it (all history, and each window of var('feature_windows_days') days), plus the last day
         with a listen before it. The frame ends at 1 preceding: nothing of the row's own day.
+        The daily relation has one row per entity and day, so the all-history frame can count
+        rows (a cheap running sum); the windows count days (a range frame).
     -#}
     {%- for c in count_columns %}
         cast(coalesce(sum({{ c }}) over (
             partition by {{ partition_by }} order by day_number
-            range between unbounded preceding and 1 preceding
+            rows between unbounded preceding and 1 preceding
         ), 0) as bigint) as {{ prefix }}_{{ c }}_before,
         {%- for w in (var('feature_windows_days') if windows else []) %}
             cast(coalesce(sum({{ c }}) over (
@@ -46,10 +48,18 @@
     {%- endfor %}
     max(case when listens > 0 then day_number end) over (
         partition by {{ partition_by }} order by day_number
-        range between unbounded preceding and 1 preceding
+        rows between unbounded preceding and 1 preceding
     ) as last_listen_day_number
 {%- endmacro %}
 
 {% macro smoothed_rate(events, listens, prior, weight) -%}
     ({{ events }} + {{ weight }} * {{ prior }}) / ({{ listens }} + {{ weight }})
+{%- endmacro %}
+
+{% macro clamped_logit(rate) -%}
+    {#- ln(p / (1 - p)) with p kept within [0.001, 0.999], so that a rate of 0 or 1 stays finite. -#}
+    ln(
+        greatest(least({{ rate }}, 0.999), 0.001)
+        / (1 - greatest(least({{ rate }}, 0.999), 0.001))
+    )
 {%- endmacro %}

@@ -8,6 +8,8 @@ good warehouse as it was, and readers of the warehouse are never blocked by the 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +52,18 @@ def discard_copy(paths: Paths) -> None:
         stale.unlink(missing_ok=True)
 
 
+@contextmanager
+def working_copy(paths: Paths) -> Iterator[Path]:
+    """A copy of the warehouse to write to; it becomes the warehouse only if the block succeeds."""
+    work = prepare_copy(paths)
+    try:
+        yield work
+        commit_copy(paths)
+    except BaseException:
+        discard_copy(paths)
+        raise
+
+
 def dbt_build(
     paths: Paths,
     database: Path,
@@ -84,13 +98,8 @@ def build(
 ) -> list[FileAccount]:
     """Build every model and test into a copy, then publish it as the warehouse."""
     rawfiles.discover(paths.raw_dir)
-    work = prepare_copy(paths)
-    try:
+    with working_copy(paths) as work:
         dbt_build(paths, work, full_refresh=full_refresh, quiet=quiet, extra_vars=extra_vars)
-        commit_copy(paths)
-    except BaseException:
-        discard_copy(paths)
-        raise
     return accounting(paths.warehouse)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from datetime import date
 
 from scoring.config import resolve_paths
 
@@ -25,9 +26,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
     p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
 
-    p = sub.add_parser("nightly", help="one night of the job, end to end")
-    _add_paths(p)
-    p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
+    for name, text in [
+        ("train", "build, then train, evaluate and gate the SVC for a decision date"),
+        ("nightly", "one night of the job, end to end"),
+    ]:
+        p = sub.add_parser(name, help=text)
+        _add_paths(p)
+        p.add_argument("--date", type=date.fromisoformat, help="decision date D (YYYY-MM-DD)")
+        p.add_argument("--holdout-days", type=int, help="days before D held out (default 14)")
+        p.add_argument("--train-window-days", type=int, help="sliding training window (365)")
+        p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
 
     p = sub.add_parser("generate", help="write a synthetic export")
     p.add_argument("--preset", choices=["tiny", "demo", "v2"], default="demo")
@@ -90,17 +98,25 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
 
     paths = resolve_paths(getattr(args, "raw_dir", None), args.warehouse)
-    if args.command in {"build", "nightly"}:
+    if args.command == "build":
         from scoring.build import build, format_accounting
         from scoring.lock import writer_lock
 
         started = time.perf_counter()
         with writer_lock(paths.lock):
-            accounts = build(
-                paths, full_refresh=getattr(args, "full_refresh", False), quiet=args.quiet
-            )
+            accounts = build(paths, full_refresh=args.full_refresh, quiet=args.quiet)
         print(f"\nwarehouse {paths.warehouse} built from {paths.raw_dir}")
         print(format_accounting(accounts))
         print(f"done in {time.perf_counter() - started:.1f}s")
+        return 0
+    if args.command in {"train", "nightly"}:
+        from scoring.config import TrainSettings
+        from scoring.nightly import run_night
+
+        settings = TrainSettings.from_env(
+            holdout_days=args.holdout_days, train_window_days=args.train_window_days
+        )
+        summary = run_night(paths, settings, args.date, quiet=args.quiet)
+        print(summary)
         return 0
     raise AssertionError(args.command)

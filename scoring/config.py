@@ -57,3 +57,30 @@ def resolve_paths(raw_dir: str | Path | None = None, warehouse: str | Path | Non
     raw = Path(raw_dir) if raw_dir else _env_path("SKIPCACHE_RAW_DIR", DEFAULT_RAW_DIR)
     wh = Path(warehouse) if warehouse else _env_path("SKIPCACHE_WAREHOUSE", DEFAULT_WAREHOUSE)
     return Paths(raw_dir=raw.expanduser().resolve(), warehouse=wh.expanduser().resolve())
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How `skipcache train` splits time and searches the model (env: SKIPCACHE_<NAME>)."""
+
+    holdout_days: int = 14  # the last days before D: never seen in training or calibration
+    calibration_days: int = 14  # the days before the hold-out: fit the sigmoid on these
+    validation_days: int = 14  # the days before calibration: choose C and class weights
+    train_window_days: int = 365  # the sliding window of training data before calibration
+    max_train_rows: int = 400_000  # the most recent rows of the window when it holds more
+    c_grid: tuple[float, ...] = (0.003, 0.03, 0.3)
+    class_weights: tuple[str | None, ...] = (None, "balanced")
+    bootstrap_resamples: int = 400
+    seed: int = 0
+
+    @classmethod
+    def from_env(cls, **overrides: int | None) -> TrainSettings:
+        names = ["holdout_days", "calibration_days", "validation_days", "train_window_days"]
+        values = {n: _env_int(f"SKIPCACHE_{n.upper()}", getattr(cls, n)) for n in names}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

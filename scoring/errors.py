@@ -3,5 +3,11 @@
 from scoring.dbt_runner import DbtError
 from scoring.lock import WarehouseBusyError
 from scoring.rawfiles import RawInputError
+from scoring.training import TrainingDataError
 
-USER_ERRORS: tuple[type[Exception], ...] = (RawInputError, WarehouseBusyError, DbtError)
+USER_ERRORS: tuple[type[Exception], ...] = (
+    RawInputError,
+    WarehouseBusyError,
+    DbtError,
+    TrainingDataError,
+)

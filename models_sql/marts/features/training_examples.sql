@@ -107,6 +107,7 @@ final as (
         track_features.track_skips_before,
         user_features.user_likes_before,
         user_features.user_skip_rate,
+        user_features.user_skip_logit,
         user_features.user_like_rate,
         {%- for w in windows %}
             user_features.user_listens_{{ w }}d,

@@ -59,6 +59,8 @@ final as (
             'global_features.global_skip_rate', var('skip_rate_prior_weight')) }} as user_skip_rate,
         {{ smoothed_rate('history.user_likes_before', 'history.user_listens_before',
             'global_features.global_like_rate', var('like_rate_prior_weight')) }} as user_like_rate,
+        {{ clamped_logit(smoothed_rate('history.user_skips_before', 'history.user_listens_before',
+            'global_features.global_skip_rate', var('skip_rate_prior_weight'))) }} as user_skip_logit,
         {%- for w in windows %}
             history.user_listens_{{ w }}d,
             history.user_skips_{{ w }}d,

@@ -1,0 +1,64 @@
+"""One night of the job: incremental build, then train and gate, in one working copy.
+
+Everything is written to a copy of the warehouse that replaces it only when every step
+succeeded; the writer lock keeps a second run out.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+
+import duckdb
+
+from scoring.build import accounting, dbt_build, format_accounting, working_copy
+from scoring.config import Paths, TrainSettings
+from scoring.lock import writer_lock
+from scoring.train import train
+
+
+def run_night(
+    paths: Paths, settings: TrainSettings, decision_date: date | None, quiet: bool = False
+) -> str:
+    """Build, train, gate; return the one-screen summary."""
+    steps: list[tuple[str, float]] = []
+    started = time.perf_counter()
+    with writer_lock(paths.lock), working_copy(paths) as work:
+        t = time.perf_counter()
+        dbt_build(paths, work, quiet=quiet)
+        steps.append(("dbt build", time.perf_counter() - t))
+        t = time.perf_counter()
+        con = duckdb.connect(str(work))
+        try:
+            report = train(con, paths.home, settings, decision_date)
+        finally:
+            con.close()
+        steps.append(("train and evaluate", time.perf_counter() - t))
+    accounts = accounting(paths.warehouse)
+    rec = report.record
+    lines = [
+        "",
+        f"warehouse {paths.warehouse} from {paths.raw_dir}",
+        format_accounting(accounts),
+        "",
+        f"decision date {rec['decision_date']}: trained on {rec['train_rows']:,} listens "
+        f"({rec['train_start_date']}..{rec['train_end_date']}), "
+        f"hold-out {rec['holdout_rows']:,} listens "
+        f"({rec['holdout_start_date']}..{rec['holdout_end_date']})",
+        f"{'policy':<14} {'AUC':>6} {'accuracy':>9} {'log loss':>9}",
+    ]
+    for name in ("model", "naive", "constant", "user_history"):
+        auc = rec[f"{name}_roc_auc"]
+        lines.append(
+            f"{name:<14} {auc if auc is None else f'{auc:.3f}':>6} "
+            f"{rec[f'{name}_accuracy']:>9.3f} {rec[f'{name}_log_loss']:>9.3f}"
+        )
+    if rec["seed_replica_accuracy"] is not None:
+        lines.append(
+            f"{'seed replica':<14} {rec['seed_replica_roc_auc']:>6.3f} "
+            f"{rec['seed_replica_accuracy']:>9.3f}   (leaky: rates over all rows, random split)"
+        )
+    lines += ["", report.verdict(), ""]
+    lines += [f"{name:<20} {secs:6.1f}s" for name, secs in steps]
+    lines.append(f"{'total':<20} {time.perf_counter() - started:6.1f}s")
+    return "\n".join(lines)

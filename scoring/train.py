@@ -1,0 +1,153 @@
+"""`skipcache train`: fit, evaluate against baselines, gate, register. One decision date."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import sklearn
+
+from scoring import evaluation, registry
+from scoring.config import TrainSettings
+from scoring.features import FEATURES, played, prepare
+from scoring.training import TrainingDataError, Windows, fit, latest_listen_date, load_examples
+
+
+@dataclass
+class TrainReport:
+    model_version: str
+    promoted: bool
+    reason: str
+    decision_policy: str
+    record: dict
+    metrics: dict
+
+    def verdict(self) -> str:
+        """One line a person can read."""
+        state = "PROMOTED" if self.promoted else "NOT PROMOTED"
+        return (
+            f"{self.model_version}: {state}: {self.reason}. "
+            f"Decisions for {self.record['decision_date']} use {self.decision_policy}."
+        )
+
+
+def default_decision_date(con: duckdb.DuckDBPyConnection) -> date:
+    """The day after the latest listen."""
+    return latest_listen_date(con) + timedelta(days=1)
+
+
+def _version(d: date, w: Windows, s: TrainSettings, frame: pd.DataFrame) -> str:
+    fingerprint = json.dumps(
+        {
+            "windows": asdict(w),
+            "settings": asdict(s),
+            "features": FEATURES,
+            "rows": len(frame),
+            "skips": int(frame["is_skipped"].sum()),
+            "ids": hashlib.sha1("".join(frame["listen_id"]).encode()).hexdigest(),
+            "sklearn": sklearn.__version__,
+        },
+        default=str,
+        sort_keys=True,
+    )
+    return f"svc-{d:%Y%m%d}-{hashlib.sha1(fingerprint.encode()).hexdigest()[:8]}"
+
+
+def train(
+    con: duckdb.DuckDBPyConnection,
+    home: Path,
+    s: TrainSettings,
+    decision_date: date | None = None,
+) -> TrainReport:
+    """Train on training_examples before the decision date; write registry rows and artefacts."""
+    d = decision_date or default_decision_date(con)
+    w = Windows.for_date(d, s)
+    frame = load_examples(con, w.train_start, d)
+    dates = frame["listen_date"].to_numpy(dtype="datetime64[D]")
+    is_holdout = dates >= np.datetime64(w.holdout_start)
+    if is_holdout.sum() < 20:
+        raise TrainingDataError(
+            f"only {int(is_holdout.sum())} hold-out listens in "
+            f"{w.holdout_start}..{d - timedelta(days=1)}"
+        )
+    before = frame[~is_holdout]
+    holdout = frame[is_holdout]
+    fitted = fit(before, w, s)
+
+    y_hold = played(holdout)
+    p_model = fitted.model.p_play(prepare(holdout))
+    baselines = evaluation.baseline_scores(before, holdout)
+    scores = {"model": p_model, **baselines}
+    metrics = {name: evaluation.metrics(y_hold, p) for name, p in scores.items()}
+    aucs = {name: m["roc_auc"] for name, m in metrics.items()}
+    verdict = evaluation.gate(
+        y_hold, p_model, baselines, aucs["model"], aucs, s.bootstrap_resamples, s.seed
+    )
+    seed = evaluation.seed_replica(frame, s.seed, s.max_train_rows)
+    version = _version(d, w, s, frame)
+
+    # a refused model leaves decisions to the last promoted model, else to the best baseline
+    policy = version if verdict.promoted else registry.last_promoted(con, d) or _best_baseline(aucs)
+    record = {
+        "model_version": version,
+        "trained_at": datetime.now().replace(microsecond=0),
+        "decision_date": d,
+        "train_start_date": _first(before["listen_date"]),
+        "train_end_date": w.holdout_start - timedelta(days=1),
+        "fit_end_date": w.calibration_start - timedelta(days=1),
+        "holdout_start_date": w.holdout_start,
+        "holdout_end_date": d - timedelta(days=1),
+        "train_rows": fitted.fit_rows,
+        "calibration_rows": fitted.calibration_rows,
+        "holdout_rows": int(len(holdout)),
+        "c": fitted.choice.c,
+        "class_weight": fitted.choice.class_weight or "none",
+        "sigmoid_a": fitted.model.a,
+        "sigmoid_b": fitted.model.b,
+    }
+    for name in registry.POLICIES:
+        for m in registry.POLICY_METRICS:
+            record[f"{name}_{m}"] = metrics[name][m]
+    record["seed_replica_accuracy"] = seed["accuracy"]
+    record["seed_replica_roc_auc"] = seed["roc_auc"]
+    for name in evaluation.GATE_BASELINES:
+        lo, hi = verdict.intervals.get(name, (None, None))
+        record[f"auc_diff_{name}_low"], record[f"auc_diff_{name}_high"] = lo, hi
+    record["promoted"] = verdict.promoted
+    record["reason"] = verdict.reason
+    record["decision_policy"] = policy
+    all_metrics = {
+        "holdout": metrics,
+        "seed_replica": seed,
+        "gate_intervals": verdict.intervals,
+        "hyperparameters": {
+            "c": fitted.choice.c,
+            "class_weight": fitted.choice.class_weight,
+            "reason": fitted.choice.reason,
+            "validation": fitted.choice.scores,
+        },
+        "windows": asdict(w),
+    }
+    record["metrics_json"] = json.dumps(all_metrics, default=str)
+
+    predictions = pd.DataFrame(
+        {"listen_id": holdout["listen_id"].to_numpy(), "model_version": version, "p_play": p_model}
+    )
+    registry.save_artefacts(home, version, fitted.model, all_metrics)
+    registry.write(con, record, predictions)
+    return TrainReport(version, verdict.promoted, verdict.reason, policy, record, all_metrics)
+
+
+def _first(values: pd.Series) -> date:
+    return pd.Timestamp(values.min()).date()
+
+
+def _best_baseline(aucs: dict[str, float | None]) -> str:
+    names = [n for n in registry.POLICIES if n != "model"]
+    return "baseline:" + max(names, key=lambda n: aucs[n] if aucs[n] is not None else 0.0)
