@@ -57,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--session-id-last", action="store_true", help="put session_id last")
     p.add_argument("--daily-drops", action="store_true", help="sessions/ folder, a file a day")
     p.add_argument("--dirty", action="store_true", help="v1-style dirt: nulls, -1 ids, orphans")
+    p.add_argument(
+        "--signal", type=float, default=1.0, help="scale of the planted skip effects (0: none)"
+    )
     return parser
 
 
@@ -92,6 +95,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 session_id_last=args.session_id_last,
                 daily_drops=args.daily_drops,
                 dirty=args.dirty,
+                signal=args.signal,
             ),
         )
         print(f"{summary} in {time.perf_counter() - started:.1f}s")

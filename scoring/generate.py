@@ -105,6 +105,7 @@ class GenerateOptions:
     session_id_last: bool = False
     daily_drops: bool = False
     dirty: bool = False
+    signal: float = 1.0  # scales every planted effect; 0 gives skips that nothing predicts
 
 
 def _ids(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -230,7 +231,9 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def simulate(rng: np.random.Generator, preset: Preset, cat: dict, users: dict) -> dict:
+def simulate(
+    rng: np.random.Generator, preset: Preset, cat: dict, users: dict, signal: float = 1.0
+) -> dict:
     """Sessions of plays with skips, likes, ads and premium purchases; event arrays."""
     n_s = preset.sessions
     start_day = END_DATE - timedelta(days=preset.days - 1)
@@ -257,8 +260,9 @@ def simulate(rng: np.random.Generator, preset: Preset, cat: dict, users: dict) -
     ag = cat["art_genres"][cat["track_artist"][p_track]]  # (n_p, 4)
     fav = users["fav"][p_user]  # (n_p, 3)
     genre_match = ((ag[:, :, None] == fav[:, None, :]) & (ag[:, :, None] >= 0)).any(axis=(1, 2))
-    logit = (
-        _logit(users["propensity"][p_user])
+    base = _logit(np.array([0.35]))[0]
+    logit = base + signal * (
+        _logit(users["propensity"][p_user]) - base
         - 1.0 * genre_match
         - 0.5 * _z(cat["popularity"].astype(float))[p_track]
         - 0.25 * _z(cat["feats"]["danceability"])[p_track]
@@ -566,7 +570,7 @@ def generate(out_dir: str | Path, opts: GenerateOptions) -> str:
     rng = np.random.default_rng(opts.seed)
     cat = make_catalogue(rng, preset)
     users = make_users(rng, preset, cat)
-    sim = simulate(rng, preset, cat, users)
+    sim = simulate(rng, preset, cat, users, opts.signal)
     if opts.dirty:
         _dirty(rng, sim)
     n_events = _write_sessions(out, sim, cat, opts)
