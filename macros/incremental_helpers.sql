@@ -26,7 +26,7 @@
     {{ dbt.datediff("cast('1970-01-01' as date)", date_column, "day") }}
 {%- endmacro %}
 
-{% macro history_windows(prefix, partition_by, count_columns, windows=true) -%}
+{% macro history_windows(prefix, partition_by, count_columns, window_columns=['listens', 'skips']) -%}
     {#-
         For each daily row, sums of `count_columns` over the same entity's days strictly before
         it (all history, and each window of var('feature_windows_days') days), plus the last day
@@ -39,7 +39,7 @@
             partition by {{ partition_by }} order by day_number
             rows between unbounded preceding and 1 preceding
         ), 0) as bigint) as {{ prefix }}_{{ c }}_before,
-        {%- for w in (var('feature_windows_days') if windows else []) %}
+        {%- for w in (var('feature_windows_days') if c in window_columns else []) %}
             cast(coalesce(sum({{ c }}) over (
                 partition by {{ partition_by }} order by day_number
                 range between {{ w }} preceding and 1 preceding

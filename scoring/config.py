@@ -73,6 +73,7 @@ class TrainSettings:
     validation_days: int = 14  # the days before calibration: choose C and class weights
     train_window_days: int = 365  # the sliding window of training data before calibration
     max_train_rows: int = 400_000  # the most recent rows of the window when it holds more
+    max_search_rows: int = 100_000  # rows each candidate of the C / class-weight search fits on
     c_grid: tuple[float, ...] = (0.003, 0.03, 0.3)
     class_weights: tuple[str | None, ...] = (None, "balanced")
     bootstrap_resamples: int = 400

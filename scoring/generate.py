@@ -262,7 +262,8 @@ def simulate(
     genre_match = ((ag[:, :, None] == fav[:, None, :]) & (ag[:, :, None] >= 0)).any(axis=(1, 2))
     base = _logit(np.array([0.35]))[0]
     logit = base + signal * (
-        _logit(users["propensity"][p_user]) - base
+        _logit(users["propensity"][p_user])
+        - base
         - 1.0 * genre_match
         - 0.5 * _z(cat["popularity"].astype(float))[p_track]
         - 0.25 * _z(cat["feats"]["danceability"])[p_track]

@@ -16,7 +16,14 @@ import sklearn
 from scoring import evaluation, registry
 from scoring.config import TrainSettings
 from scoring.features import FEATURES, played, prepare
-from scoring.training import TrainingDataError, Windows, fit, latest_listen_date, load_examples
+from scoring.training import (
+    TrainingDataError,
+    Windows,
+    first_needed_date,
+    fit,
+    latest_listen_date,
+    load_examples,
+)
 
 
 @dataclass
@@ -68,7 +75,7 @@ def train(
     """Train on training_examples before the decision date; write registry rows and artefacts."""
     d = decision_date or default_decision_date(con)
     w = Windows.for_date(d, s)
-    frame = load_examples(con, w.train_start, d)
+    frame = load_examples(con, first_needed_date(con, w, s.max_train_rows), d)
     dates = frame["listen_date"].to_numpy(dtype="datetime64[D]")
     is_holdout = dates >= np.datetime64(w.holdout_start)
     if is_holdout.sum() < 20:

@@ -55,6 +55,29 @@ def latest_listen_date(con: duckdb.DuckDBPyConnection) -> date:
     return row[0]
 
 
+def first_needed_date(con: duckdb.DuckDBPyConnection, w: Windows, rows: int) -> date:
+    """The latest start date that still leaves `rows` listens before the calibration days.
+
+    Training uses at most max_train_rows recent rows: loading a year of a large export only to
+    drop most of it would cost more than the fit itself.
+    """
+    found = con.execute(
+        """
+        select max(listen_date) from (
+            select
+                listen_date,
+                sum(n) over (order by listen_date desc rows unbounded preceding) as cumulative
+            from (
+                select listen_date, count(*) as n from marts.training_examples
+                where listen_date >= ? and listen_date < ? group by listen_date
+            )
+        ) where cumulative >= ?
+        """,
+        [w.train_start, w.calibration_start, rows],
+    ).fetchall()[0][0]
+    return max(w.train_start, found) if found else w.train_start
+
+
 def load_examples(con: duckdb.DuckDBPyConnection, start: date, end: date) -> pd.DataFrame:
     """training_examples with start <= listen_date < end, oldest first."""
     cols = ", ".join(["listen_id", "listen_date", "user_id", "track_id", "is_skipped", *FEATURES])
@@ -69,7 +92,7 @@ def make_pipeline(c: float, class_weight: str | None, seed: int) -> Pipeline:
     """Scaling plus a linear SVC: the mission's model (imputation of unknowns first)."""
     return Pipeline(
         [
-            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+            ("impute", SimpleImputer(strategy="mean", keep_empty_features=True)),
             ("scale", StandardScaler()),
             (
                 "svc",
@@ -132,7 +155,7 @@ def choose_hyperparameters(
         return Choice(
             s.c_grid[len(s.c_grid) // 2], None, "too few rows for validation: middle C, no weights"
         )
-    x_inner, y_inner = _recent(x[inner], y[inner], s.max_train_rows)
+    x_inner, y_inner = _recent(x[inner], y[inner], s.max_search_rows)
     scores = []
     for c in s.c_grid:
         for cw in s.class_weights:

@@ -33,7 +33,7 @@ history as (
         user_id,
         genre,
         listen_date as feature_date,
-        {{ history_windows('user_genre', 'user_id, genre', ['listens', 'skips'], windows=false) }}
+        {{ history_windows('user_genre', 'user_id, genre', ['listens', 'skips'], window_columns=[]) }}
     from numbered
 
 ),
