@@ -28,17 +28,32 @@ spine as (
 
     select
         listen_date,
-        listens,
-        skips,
-        likes
-    from daily
-    union all
-    select
-        {{ dbt.dateadd('day', 1, 'max(listen_date)') }} as listen_date,
-        0 as listens,
-        0 as skips,
-        0 as likes
-    from daily
+        sum(listens) as listens,
+        sum(skips) as skips,
+        sum(likes) as likes
+    from (
+        select
+            listen_date,
+            listens,
+            skips,
+            likes
+        from daily
+        union all
+        select
+            {{ dbt.dateadd('day', 1, 'max(listen_date)') }} as listen_date,
+            0 as listens,
+            0 as skips,
+            0 as likes
+        from daily
+        union all
+        select
+            listen_date,
+            0 as listens,
+            0 as skips,
+            0 as likes
+        from ({{ decision_dates() }}) as requested
+    ) as spined
+    group by listen_date
 
 ),
 
@@ -82,7 +97,7 @@ final as (
         {{ run_loaded_at() }} as loaded_at
     from history
     {% if is_incremental() %}
-        where feature_date >= {{ first_changed_listen_date() }}
+        where {{ refresh_dates_filter('feature_date') }}
     {% endif %}
 
 )

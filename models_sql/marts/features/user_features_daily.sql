@@ -76,7 +76,7 @@ final as (
     inner join global_features
         on history.feature_date = global_features.feature_date
     {% if is_incremental() %}
-        where history.feature_date >= {{ first_changed_listen_date() }}
+        where {{ refresh_dates_filter('history.feature_date') }}
     {% endif %}
 
 )

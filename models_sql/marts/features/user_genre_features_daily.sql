@@ -49,7 +49,7 @@ final as (
         {{ run_loaded_at() }} as loaded_at
     from history
     {% if is_incremental() %}
-        where feature_date >= {{ first_changed_listen_date() }}
+        where {{ refresh_dates_filter('feature_date') }}
     {% endif %}
 
 )
