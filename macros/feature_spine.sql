@@ -47,7 +47,7 @@
             {% for c in count_columns %}0 as {{ c }}{{ "," if not loop.last }}{% endfor %}
         from {{ daily_relation }} as entities
         cross join (
-            select {{ dbt.dateadd('day', 1, 'max(listen_date)') }} as listen_date
+            select {{ add_days(1, 'max(listen_date)') }} as listen_date
             from {{ daily_relation }}
             union
             {{ decision_dates() }}

@@ -63,3 +63,8 @@
         / (1 - greatest(least({{ rate }}, 0.999), 0.001))
     )
 {%- endmacro %}
+
+{% macro add_days(days, date_expression) -%}
+    {#- A DATE `days` days after `date_expression` (dbt.dateadd gives a timestamp on DuckDB). -#}
+    cast({{ dbt.dateadd('day', days, date_expression) }} as date)
+{%- endmacro %}

@@ -40,7 +40,7 @@ spine as (
         from daily
         union all
         select
-            {{ dbt.dateadd('day', 1, 'max(listen_date)') }} as listen_date,
+            {{ add_days(1, 'max(listen_date)') }} as listen_date,
             0 as listens,
             0 as skips,
             0 as likes
