@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--train-window-days", type=int, help="sliding training window (365)")
         p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
 
+    p = sub.add_parser("lookup", help="the published decision for one (user, track)")
+    _add_paths(p, raw=False)
+    p.add_argument("--user", type=int, required=True)
+    p.add_argument("--track", required=True)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
     p = sub.add_parser("generate", help="write a synthetic export")
     p.add_argument("--preset", choices=["tiny", "demo", "v2"], default="demo")
     p.add_argument("--out", required=True, help="folder to write the export into")
@@ -120,7 +126,40 @@ def _dispatch(args: argparse.Namespace) -> int:
         settings = TrainSettings.from_env(
             holdout_days=args.holdout_days, train_window_days=args.train_window_days
         )
-        summary = run_night(paths, settings, args.date, quiet=args.quiet)
+        summary = run_night(
+            paths, settings, args.date, quiet=args.quiet, train_only=args.command == "train"
+        )
         print(summary)
         return 0
+    if args.command == "lookup":
+        return _lookup(paths, args)
     raise AssertionError(args.command)
+
+
+def _lookup(paths, args: argparse.Namespace) -> int:
+    import json
+
+    from scoring.serving import SnapshotReader
+
+    reader = SnapshotReader(paths.home / "serving")
+    if reader.manifest is None:
+        print(f"no published snapshot under {paths.home / 'serving'}: run skipcache nightly first")
+        return 2
+    answer = reader.lookup(args.user, args.track)
+    if answer is None:
+        text = (
+            f"track {args.track} is not in the snapshot of {reader.manifest['decision_date']}: "
+            "unknown track, no decision (do not cache)"
+        )
+        print(
+            json.dumps({"track_id": args.track, "known": False, "should_cache": False})
+            if args.json
+            else text
+        )
+        return 0
+    if args.json:
+        print(json.dumps(answer.as_dict()))
+    else:
+        for key, value in answer.as_dict().items():
+            print(f"{key:<14} {value}")
+    return 0

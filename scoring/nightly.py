@@ -7,33 +7,66 @@ succeeded; the writer lock keeps a second run out.
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import date
 
 import duckdb
 
 from scoring.build import accounting, dbt_build, format_accounting, working_copy
 from scoring.config import Paths, TrainSettings
+from scoring.decide import DecisionSettings, decide
 from scoring.lock import writer_lock
+from scoring.serving import publish
 from scoring.train import train
 
 
 def run_night(
-    paths: Paths, settings: TrainSettings, decision_date: date | None, quiet: bool = False
+    paths: Paths,
+    settings: TrainSettings,
+    decision_date: date | None,
+    quiet: bool = False,
+    decisions: DecisionSettings | None = None,
+    train_only: bool = False,
 ) -> str:
-    """Build, train, gate; return the one-screen summary."""
+    """Build, train, gate, then (unless train_only) decide and publish; return the summary."""
+    decisions = decisions or DecisionSettings()
     steps: list[tuple[str, float]] = []
     started = time.perf_counter()
-    with writer_lock(paths.lock), working_copy(paths) as work:
-        t = time.perf_counter()
-        dbt_build(paths, work, quiet=quiet)
-        steps.append(("dbt build", time.perf_counter() - t))
-        t = time.perf_counter()
-        con = duckdb.connect(str(work))
-        try:
-            report = train(con, paths.home, settings, decision_date)
-        finally:
-            con.close()
-        steps.append(("train and evaluate", time.perf_counter() - t))
+    run_id = uuid.uuid4().hex[:12]
+    extra = {"decision_dates": [decision_date.isoformat()]} if decision_date else None
+    with writer_lock(paths.lock):
+        with working_copy(paths) as work:
+            t = time.perf_counter()
+            dbt_build(paths, work, quiet=quiet, extra_vars=extra)
+            steps.append(("dbt build", time.perf_counter() - t))
+            t = time.perf_counter()
+            con = duckdb.connect(str(work))
+            try:
+                report = train(con, paths.home, settings, decision_date)
+                steps.append(("train and evaluate", time.perf_counter() - t))
+                if not train_only:
+                    t = time.perf_counter()
+                    d = report.record["decision_date"]
+                    counts = decide(con, d, report.decision_policy, run_id, decisions)
+                    steps.append(("score and decide", time.perf_counter() - t))
+            finally:
+                con.close()
+        if not train_only:
+            # the decisions are committed (the warehouse was replaced): now publish them
+            t = time.perf_counter()
+            con = duckdb.connect(str(paths.warehouse), read_only=True)
+            try:
+                manifest = publish(
+                    con,
+                    paths.home / "serving",
+                    d,
+                    run_id,
+                    report.decision_policy,
+                    decisions.arm_shares,
+                )
+            finally:
+                con.close()
+            steps.append(("publish", time.perf_counter() - t))
     accounts = accounting(paths.warehouse)
     rec = report.record
     lines = [
@@ -58,7 +91,17 @@ def run_night(
             f"{'seed replica':<14} {rec['seed_replica_roc_auc']:>6.3f} "
             f"{rec['seed_replica_accuracy']:>9.3f}   (leaky: rates over all rows, random split)"
         )
-    lines += ["", report.verdict(), ""]
+    lines += ["", report.verdict()]
+    if not train_only:
+        for arm, (n, cached) in sorted(counts["arms"].items()):
+            lines.append(f"arm {arm:<8} {n:>10,} pair decisions, {cached:>10,} cached")
+        n, cached = counts["track_defaults"]
+        lines.append(f"track defaults {n:>10,} tracks, {cached:>10,} cached")
+        lines.append(
+            f"published {paths.home / 'serving' / 'manifest.json'} "
+            f"(run {run_id}, {manifest['row_count']:,} rows)"
+        )
+    lines.append("")
     lines += [f"{name:<20} {secs:6.1f}s" for name, secs in steps]
     lines.append(f"{'total':<20} {time.perf_counter() - started:6.1f}s")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -85,8 +86,14 @@ def last_promoted(con: duckdb.DuckDBPyConnection, before: date) -> str | None:
     return rows[0][0] if rows else None
 
 
-def write(con: duckdb.DuckDBPyConnection, record: dict, predictions: pd.DataFrame) -> None:
-    """Replace the registry row and hold-out predictions of one version, in one transaction."""
+def write(
+    con: duckdb.DuckDBPyConnection,
+    record: dict,
+    predictions: pd.DataFrame,
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> None:
+    """Replace the registry row and hold-out predictions of one version (and run `also`, e.g.
+    the weight export) in one transaction."""
     ensure_tables(con)
     version = record["model_version"]
     columns = list(record)
@@ -105,6 +112,8 @@ def write(con: duckdb.DuckDBPyConnection, record: dict, predictions: pd.DataFram
             "from new_predictions"
         )
         con.unregister("new_predictions")
+        if also is not None:
+            also(con)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

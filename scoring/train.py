@@ -16,6 +16,7 @@ import sklearn
 from scoring import evaluation, registry
 from scoring.config import TrainSettings
 from scoring.features import FEATURES, played, prepare
+from scoring.sql_scoring import export_weights
 from scoring.training import (
     TrainingDataError,
     Windows,
@@ -147,7 +148,9 @@ def train(
         {"listen_id": holdout["listen_id"].to_numpy(), "model_version": version, "p_play": p_model}
     )
     registry.save_artefacts(home, version, fitted.model, all_metrics)
-    registry.write(con, record, predictions)
+    registry.write(
+        con, record, predictions, also=lambda c: export_weights(c, version, fitted.model)
+    )
     return TrainReport(version, verdict.promoted, verdict.reason, policy, record, all_metrics)
 
 
