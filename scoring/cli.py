@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--train-window-days", type=int, help="sliding training window (365)")
         p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
 
+    p = sub.add_parser("backfill", help="replay nights START..END as production would have")
+    _add_paths(p)
+    p.add_argument("--start", type=date.fromisoformat, required=True, help="first night")
+    p.add_argument("--end", type=date.fromisoformat, required=True, help="last night")
+    p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
+
     p = sub.add_parser("lookup", help="the published decision for one (user, track)")
     _add_paths(p, raw=False)
     p.add_argument("--user", type=int, required=True)
@@ -130,6 +136,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             paths, settings, args.date, quiet=args.quiet, train_only=args.command == "train"
         )
         print(summary)
+        return 0
+    if args.command == "backfill":
+        from scoring.config import TrainSettings
+        from scoring.nightly import backfill
+
+        print(backfill(paths, TrainSettings.from_env(), args.start, args.end, quiet=args.quiet))
         return 0
     if args.command == "lookup":
         return _lookup(paths, args)

@@ -55,18 +55,18 @@ def publish(
     queries = {
         "decisions": (
             "select user_id, track_id, arm, p_play, should_cache, model_version "
-            "from decisions.cache_decisions where decision_date = ? order by user_id, track_id"
+            "from decisions.cache_decisions where decision_date = {day} order by user_id, track_id"
         ),
         "track_defaults": (
             "select track_id, p_play, should_cache, model_version "
-            "from decisions.track_default_decisions where decision_date = ? order by track_id"
+            "from decisions.track_default_decisions where decision_date = {day} order by track_id"
         ),
     }
     files = {}
     for kind, query in queries.items():
         name = f"{kind}_{tag}.parquet"
         tmp = serving / f".{name}.tmp-{os.getpid()}"
-        table = con.execute(query, [decision_date]).to_arrow_table()
+        table = con.sql(query.format(day=f"date '{decision_date.isoformat()}'")).to_arrow_table()
         pq.write_table(table, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())

@@ -1,0 +1,289 @@
+"""The nightly job: SQL scoring, decisions with arms, the published snapshot, safety, backfill."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pytest
+from helpers import copy_export, query, real_export, run_cli
+
+from scoring.config import TrainSettings, resolve_paths
+from scoring.decide import arm_of
+from scoring.features import prepare
+from scoring.generate import GenerateOptions, generate
+from scoring.nightly import run_night
+from scoring.registry import load_model
+from scoring.serving import SnapshotReader, read_manifest
+from scoring.sql_scoring import p_play_sql
+
+DECISION_KEY = "decision_date, user_id, track_id"
+
+
+@pytest.fixture(scope="module")
+def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    raw = tmp_path_factory.mktemp("night") / "raw"
+    generate(raw, GenerateOptions(preset="tiny", seed=3))
+    wh = raw.parent / "wh" / "skipcache.duckdb"
+    run_night(resolve_paths(raw, wh), TrainSettings(), None, quiet=True)
+    return raw, wh
+
+
+def _version(wh: Path) -> str:
+    return query(
+        wh, "select decision_policy from ml.model_registry order by trained_at desc limit 1"
+    )[0][0]
+
+
+def test_sql_scores_equal_scikit_learn(night):
+    _, wh = night
+    version = _version(wh)
+    assert version.startswith("svc-")  # the tiny export has planted signal: promoted
+    model = load_model(wh.parent, version)
+    con = duckdb.connect(str(wh), read_only=True)
+    try:
+        expr = p_play_sql(con, version, "f")
+        frame = con.execute(
+            f"select f.*, {expr} as p_sql from marts.scoring_features as f using sample 2000 rows"
+        ).df()
+    finally:
+        con.close()
+    assert len(frame) == 2000
+    np.testing.assert_allclose(
+        frame["p_sql"].to_numpy(), model.p_play(prepare(frame)), rtol=0, atol=1e-9
+    )
+
+
+def test_decisions_are_unique_bounded_and_follow_the_threshold(night):
+    _, wh = night
+    assert query(
+        wh, f"select count(*) = count(distinct ({DECISION_KEY})) from decisions.cache_decisions"
+    ) == [(True,)]
+    assert query(
+        wh, "select min(p_play) >= 0 and max(p_play) <= 1 from decisions.cache_decisions"
+    ) == [(True,)]
+    assert query(
+        wh,
+        "select count(*) from decisions.cache_decisions where arm = 'model' and should_cache <> (p_play >= 0.5)",
+    ) == [(0,)]
+    arms = dict(
+        query(wh, "select arm, count(distinct user_id) from decisions.cache_decisions group by 1")
+    )
+    assert set(arms) == {"model", "naive"}
+    # every candidate pair is decided; every catalogue track has a default
+    assert query(wh, "select count(*) from marts.cache_candidates") == query(
+        wh, "select count(*) from decisions.cache_decisions"
+    )
+    assert query(wh, "select count(*) from marts.dim_tracks") == query(
+        wh, "select count(*) from decisions.track_default_decisions"
+    )
+
+
+def test_arms_are_stable_and_follow_the_shares():
+    shares = {"model": 0.45, "naive": 0.45, "holdout": 0.1}
+    arms = Counter(arm_of(u, shares) for u in range(20000))
+    assert abs(arms["holdout"] / 20000 - 0.1) < 0.01
+    assert abs(arms["model"] / 20000 - 0.45) < 0.015
+    assert [arm_of(u, shares) for u in range(50)] == [arm_of(u, shares) for u in range(50)]
+
+
+def test_rerunning_a_night_replaces_it(night, tmp_path: Path):
+    raw, wh = night
+    columns = "decision_date, user_id, track_id, arm, p_play, should_cache, model_version"
+    before = query(wh, f"select {columns} from decisions.cache_decisions order by {DECISION_KEY}")
+    run_night(resolve_paths(raw, wh), TrainSettings(), None, quiet=True)
+    after = query(wh, f"select {columns} from decisions.cache_decisions order by {DECISION_KEY}")
+    assert after == before
+    assert query(wh, "select count(distinct run_id) from decisions.cache_decisions") == [(1,)]
+
+
+def test_snapshot_manifest_and_lookup(night):
+    _, wh = night
+    serving = wh.parent / "serving"
+    manifest = read_manifest(serving)
+    assert set(manifest) >= {
+        "files",
+        "row_count",
+        "decision_date",
+        "run_id",
+        "model_version",
+        "arm_shares",
+    }
+    for meta in manifest["files"].values():
+        assert (serving / meta["file"]).exists() and len(meta["sha256"]) == 64
+    user, track = query(
+        wh, "select user_id, track_id from decisions.cache_decisions order by 1, 2 limit 1"
+    )[0]
+    out = json.loads(
+        run_cli(
+            "lookup", "--warehouse", str(wh), "--user", str(user), "--track", track, "--json"
+        ).stdout
+    )
+    assert out["source"] == "pair" and set(out) >= {
+        "should_cache",
+        "p_play",
+        "arm",
+        "model_version",
+        "decision_date",
+    }
+    other = query(
+        wh,
+        f"select track_id from decisions.track_default_decisions where track_id not in (select track_id from decisions.cache_decisions where user_id = {user}) limit 1",
+    )[0][0]
+    out = json.loads(
+        run_cli(
+            "lookup", "--warehouse", str(wh), "--user", str(user), "--track", other, "--json"
+        ).stdout
+    )
+    assert out["source"] == "track_default"
+    proc = run_cli("lookup", "--warehouse", str(wh), "--user", "424242", "--track", "no-such-track")
+    assert "unknown track" in proc.stdout and "Traceback" not in proc.stderr
+    reader = SnapshotReader(serving)
+    started = time.perf_counter()
+    for _ in range(10000):
+        reader.lookup(user, track)
+    assert reader.lookup(user, track).source == "pair"
+    assert (time.perf_counter() - started) / 10000 < 1e-3  # a sanity bound, not a benchmark
+
+
+def _nightly_cmd(raw: Path, wh: Path) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "scoring",
+        "nightly",
+        "--raw-dir",
+        str(raw),
+        "--warehouse",
+        str(wh),
+        "--quiet",
+    ]
+
+
+def test_reading_the_snapshot_while_a_night_publishes(night, tmp_path: Path):
+    raw, _ = night
+    raw2 = copy_export(raw, tmp_path / "raw")
+    wh = tmp_path / "wh" / "skipcache.duckdb"
+    run_night(resolve_paths(raw2, wh), TrainSettings(), None, quiet=True)
+    reader = SnapshotReader(wh.parent / "serving")
+    errors: list[BaseException] = []
+    stop = threading.Event()
+    reloads = 0
+
+    def read_loop() -> None:
+        nonlocal reloads
+        while not stop.is_set():
+            try:
+                fresh = SnapshotReader(wh.parent / "serving")  # a cold reader each time
+                m = fresh.manifest
+                assert len(fresh._pairs) == m["files"]["decisions"]["row_count"]
+                assert len(fresh._defaults) == m["files"]["track_defaults"]["row_count"]
+                reloads += reader.reload()
+            except BaseException as exc:  # noqa: BLE001 - any failure is the test's result
+                errors.append(exc)
+                return
+
+    thread = threading.Thread(target=read_loop)
+    thread.start()
+    try:
+        for _ in range(2):
+            subprocess.run(_nightly_cmd(raw2, wh), check=True, capture_output=True, timeout=600)
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors, errors[0]
+    assert reloads >= 1
+
+
+@pytest.mark.parametrize("kill_after", [2.0, 6.5])
+def test_a_killed_night_leaves_the_last_snapshot_and_the_next_run_succeeds(
+    night, tmp_path: Path, kill_after: float
+):
+    raw, _ = night
+    raw2 = copy_export(raw, tmp_path / "raw")
+    wh = tmp_path / "wh" / "skipcache.duckdb"
+    run_night(resolve_paths(raw2, wh), TrainSettings(), None, quiet=True)
+    serving = wh.parent / "serving"
+    snapshot = {p.name: p.read_bytes() for p in serving.iterdir()}
+    warehouse_before = wh.read_bytes()
+    proc = subprocess.Popen(
+        _nightly_cmd(raw2, wh), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL  # it was killed mid-run, not finished
+    # the published snapshot is as it was, and readable; the warehouse is the last good one
+    assert {
+        p.name: p.read_bytes() for p in serving.iterdir() if not p.name.startswith(".")
+    } == snapshot
+    assert SnapshotReader(serving).manifest == json.loads(snapshot["manifest.json"])
+    assert wh.read_bytes() == warehouse_before
+    subprocess.run(_nightly_cmd(raw2, wh), check=True, capture_output=True, timeout=600)
+    assert read_manifest(serving)["run_id"] != json.loads(snapshot["manifest.json"])["run_id"]
+    assert not [p for p in wh.parent.iterdir() if p.name.endswith(".building")]
+
+
+def _check_backfill(wh: Path, nights: list[str]) -> None:
+    rows = query(
+        wh,
+        """select decision_date::varchar, count(*), count(distinct (user_id, track_id)), min(p_play), max(p_play)
+           from decisions.cache_decisions group by 1 order by 1""",
+    )
+    assert [r[0] for r in rows] == nights
+    for _, n, distinct, lo, hi in rows:
+        assert n == distinct > 0 and 0 <= lo <= hi <= 1
+    # every night's models were trained before that night, and only ever on earlier days
+    assert query(
+        wh, "select count(*) from ml.model_registry where train_end_date >= decision_date"
+    ) == [(0,)]
+    assert query(
+        wh,
+        """select count(*) from decisions.cache_decisions as d
+           join ml.model_registry as r on d.model_version = r.model_version
+           where r.train_end_date >= d.decision_date""",
+    ) == [(0,)]
+
+
+def test_backfill_on_a_generated_export(night, tmp_path: Path):
+    raw, _ = night
+    wh = tmp_path / "wh" / "skipcache.duckdb"
+    run_cli(
+        "backfill",
+        "--raw-dir",
+        str(raw),
+        "--warehouse",
+        str(wh),
+        "--start",
+        "2024-12-26",
+        "--end",
+        "2024-12-29",
+        "--quiet",
+    )
+    _check_backfill(wh, ["2024-12-26", "2024-12-27", "2024-12-28", "2024-12-29"])
+    assert read_manifest(wh.parent / "serving")["decision_date"] == "2024-12-29"
+
+
+def test_backfill_14_nights_on_the_real_export(tmp_path: Path):
+    raw = real_export("ium23z-v2")
+    wh = tmp_path / "wh" / "skipcache.duckdb"
+    run_cli(
+        "backfill",
+        "--raw-dir",
+        str(raw),
+        "--warehouse",
+        str(wh),
+        "--start",
+        "2023-11-12",
+        "--end",
+        "2023-11-25",
+        "--quiet",
+    )
+    _check_backfill(wh, [f"2023-11-{d}" for d in range(12, 26)])
