@@ -17,6 +17,30 @@ def _add_paths(p: argparse.ArgumentParser, raw: bool = True) -> None:
     p.add_argument("--warehouse", help="DuckDB file (default: warehouse/skipcache.duckdb)")
 
 
+def _add_decision_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threshold", type=float, default=0.5, help="cache when p_play >= this (default 0.5)"
+    )
+    p.add_argument(
+        "--arms",
+        default="model=0.5,naive=0.5",
+        help="arm shares, e.g. model=0.45,naive=0.45,holdout=0.1",
+    )
+
+
+def _decision_settings(args: argparse.Namespace):
+    from scoring.decide import DecisionSettings, SettingsError
+
+    shares = {}
+    for part in args.arms.split(","):
+        name, _, share = part.partition("=")
+        try:
+            shares[name.strip()] = float(share)
+        except ValueError:
+            raise SettingsError(f"--arms: {part!r} is not name=share") from None
+    return DecisionSettings(threshold=args.threshold, arm_shares=shares)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skipcache", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -36,12 +60,15 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--holdout-days", type=int, help="days before D held out (default 14)")
         p.add_argument("--train-window-days", type=int, help="sliding training window (365)")
         p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
+        if name == "nightly":
+            _add_decision_flags(p)
 
     p = sub.add_parser("backfill", help="replay nights START..END as production would have")
     _add_paths(p)
     p.add_argument("--start", type=date.fromisoformat, required=True, help="first night")
     p.add_argument("--end", type=date.fromisoformat, required=True, help="last night")
     p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
+    _add_decision_flags(p)
 
     p = sub.add_parser("lookup", help="the published decision for one (user, track)")
     _add_paths(p, raw=False)
@@ -133,7 +160,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             holdout_days=args.holdout_days, train_window_days=args.train_window_days
         )
         summary = run_night(
-            paths, settings, args.date, quiet=args.quiet, train_only=args.command == "train"
+            paths,
+            settings,
+            args.date,
+            quiet=args.quiet,
+            train_only=args.command == "train",
+            decisions=_decision_settings(args) if args.command == "nightly" else None,
         )
         print(summary)
         return 0
@@ -141,7 +173,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         from scoring.config import TrainSettings
         from scoring.nightly import backfill
 
-        print(backfill(paths, TrainSettings.from_env(), args.start, args.end, quiet=args.quiet))
+        print(
+            backfill(
+                paths,
+                TrainSettings.from_env(),
+                args.start,
+                args.end,
+                quiet=args.quiet,
+                decisions=_decision_settings(args),
+            )
+        )
         return 0
     if args.command == "lookup":
         return _lookup(paths, args)

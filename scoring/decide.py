@@ -54,6 +54,10 @@ DDL = [
 ]
 
 
+class SettingsError(ValueError):
+    """A setting given by the user is invalid; the message names it."""
+
+
 @dataclass(frozen=True)
 class DecisionSettings:
     threshold: float = 0.5
@@ -62,8 +66,8 @@ class DecisionSettings:
     def __post_init__(self) -> None:
         unknown = set(self.arm_shares) - {"model", "naive", "holdout"}
         if unknown or abs(sum(self.arm_shares.values()) - 1) > 1e-9:
-            raise ValueError(
-                f"arm shares must be model/naive/holdout summing to 1: {self.arm_shares}"
+            raise SettingsError(
+                f"--arms: shares must be of model/naive/holdout and sum to 1, got {self.arm_shares}"
             )
 
 

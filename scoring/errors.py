@@ -1,11 +1,13 @@
 """Errors that are the user's to fix: the CLI prints them in one line and exits with 2."""
 
 from scoring.dbt_runner import DbtError
+from scoring.decide import SettingsError
 from scoring.lock import WarehouseBusyError
 from scoring.rawfiles import RawInputError
 from scoring.training import TrainingDataError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
+    SettingsError,
     RawInputError,
     WarehouseBusyError,
     DbtError,

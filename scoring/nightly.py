@@ -6,6 +6,7 @@ succeeded; the writer lock keeps a second run out.
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from datetime import date, timedelta
@@ -14,10 +15,15 @@ import duckdb
 
 from scoring.build import accounting, dbt_build, format_accounting, working_copy
 from scoring.config import Paths, TrainSettings
-from scoring.decide import DecisionSettings, decide
+from scoring.decide import DecisionSettings, SettingsError, decide
 from scoring.lock import writer_lock
 from scoring.serving import publish
 from scoring.train import train
+
+
+def _progress(text: str) -> None:
+    """Long steps announce themselves on stderr, so a person running the job sees it move."""
+    print(f"[skipcache {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def run_night(
@@ -37,14 +43,17 @@ def run_night(
     with writer_lock(paths.lock):
         with working_copy(paths) as work:
             t = time.perf_counter()
+            _progress("dbt build (incremental) ...")
             dbt_build(paths, work, quiet=quiet, extra_vars=extra)
             steps.append(("dbt build", time.perf_counter() - t))
             t = time.perf_counter()
             con = duckdb.connect(str(work))
             try:
+                _progress("train, evaluate against the baselines, gate ...")
                 report = train(con, paths.home, settings, decision_date)
                 steps.append(("train and evaluate", time.perf_counter() - t))
                 if not train_only:
+                    _progress("score candidates in SQL and write decisions ...")
                     t = time.perf_counter()
                     d = report.record["decision_date"]
                     counts = decide(con, d, report.decision_policy, run_id, decisions)
@@ -53,6 +62,7 @@ def run_night(
                 con.close()
         if not train_only:
             # the decisions are committed (the warehouse was replaced): now publish them
+            _progress("publish the snapshot ...")
             t = time.perf_counter()
             con = duckdb.connect(str(paths.warehouse), read_only=True)
             try:
@@ -124,7 +134,7 @@ def backfill(
     per night. The last night's decisions are published.
     """
     if end < start:
-        raise ValueError(f"--end {end} is before --start {start}")
+        raise SettingsError(f"--end {end} is before --start {start}")
     decisions = decisions or DecisionSettings()
     nights = [start + timedelta(days=i) for i in range((end - start).days + 1)]
     run_id = uuid.uuid4().hex[:12]
@@ -140,6 +150,7 @@ def backfill(
             con = duckdb.connect(str(work))
             try:
                 for night in nights:
+                    _progress(f"night {night}: train, gate, decide ...")
                     t = time.perf_counter()
                     report = train(con, paths.home, settings, night)
                     counts = decide(
