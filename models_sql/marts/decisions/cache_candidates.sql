@@ -50,8 +50,8 @@ recent_listens as (
     from nights
     inner join listens
         on
-            listens.listen_date < nights.decision_date
-            and listens.listen_date >= {{ add_days(-var('candidate_recent_days'), 'nights.decision_date') }}
+            nights.decision_date > listens.listen_date
+            and {{ add_days(-var('candidate_recent_days'), 'nights.decision_date') }} <= listens.listen_date
 
 ),
 
@@ -63,8 +63,8 @@ active_users as (
     from nights
     inner join listens
         on
-            listens.listen_date < nights.decision_date
-            and listens.listen_date >= {{ add_days(-var('candidate_active_days'), 'nights.decision_date') }}
+            nights.decision_date > listens.listen_date
+            and {{ add_days(-var('candidate_active_days'), 'nights.decision_date') }} <= listens.listen_date
 
 ),
 
@@ -108,7 +108,7 @@ genre_top_tracks as (
             track_plays.track_id,
             row_number() over (
                 partition by track_plays.decision_date, artist_genres.genre
-                order by track_plays.recent_plays desc, track_plays.track_id
+                order by track_plays.recent_plays desc, track_plays.track_id asc
             ) as genre_rank
         from track_plays
         inner join tracks
@@ -138,26 +138,30 @@ user_genre_tracks as (
 
 ),
 
+global_ranked_tracks as (
+
+    select
+        decision_date,
+        track_id,
+        row_number() over (
+            partition by decision_date order by recent_plays desc, track_id asc
+        ) as global_rank
+    from track_plays
+
+),
+
 global_top_tracks as (
 
     select
         active_users.decision_date,
         active_users.user_id,
-        top.track_id,
+        global_ranked_tracks.track_id,
         3 as source_priority,
         'global_top' as candidate_source
     from active_users
-    inner join (
-        select
-            decision_date,
-            track_id,
-            row_number() over (
-                partition by decision_date order by recent_plays desc, track_id
-            ) as global_rank
-        from track_plays
-    ) as top
-        on active_users.decision_date = top.decision_date
-    where top.global_rank <= {{ var('candidate_global_top_tracks') }}
+    inner join global_ranked_tracks
+        on active_users.decision_date = global_ranked_tracks.decision_date
+    where global_ranked_tracks.global_rank <= {{ var('candidate_global_top_tracks') }}
 
 ),
 
@@ -192,7 +196,7 @@ ranked as (
         best_source.source_priority,
         row_number() over (
             partition by best_source.decision_date, best_source.user_id
-            order by best_source.source_priority, coalesce(track_plays.recent_plays, 0) desc, best_source.track_id
+            order by best_source.source_priority asc, coalesce(track_plays.recent_plays, 0) desc, best_source.track_id asc
         ) as user_rank
     from best_source
     left join track_plays

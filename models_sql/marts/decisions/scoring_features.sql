@@ -29,12 +29,12 @@ features as (
 final as (
 
     select
-        features.feature_date as decision_date,
         features.user_id,
         features.track_id,
         {%- for column in feature_columns() %}
-            features.{{ column }}{{ "," if not loop.last }}
+            features.{{ column }},
         {%- endfor %}
+        features.feature_date as decision_date
     from features
 
 )
