@@ -97,7 +97,7 @@ def build(
     extra_vars: dict | None = None,
 ) -> list[FileAccount]:
     """Build every model and test into a copy, then publish it as the warehouse."""
-    rawfiles.discover(paths.raw_dir)
+    rawfiles.discover(paths.raw_dir)  # before copying the warehouse: fail fast and cheap
     with working_copy(paths) as work:
         dbt_build(paths, work, full_refresh=full_refresh, quiet=quiet, extra_vars=extra_vars)
     return accounting(paths.warehouse)
