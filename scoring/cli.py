@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("--holdout-days", type=int, help="days before D held out (default 14)")
         p.add_argument("--train-window-days", type=int, help="sliding training window (365)")
         p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
+        p.add_argument(
+            "--full-refresh", action="store_true", help="rebuild incremental models from scratch"
+        )
         if name == "nightly":
             _add_decision_flags(p)
 
@@ -165,6 +168,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             args.date,
             quiet=args.quiet,
             train_only=args.command == "train",
+            full_refresh=args.full_refresh,
             decisions=_decision_settings(args) if args.command == "nightly" else None,
         )
         print(summary)

@@ -33,6 +33,7 @@ def run_night(
     quiet: bool = False,
     decisions: DecisionSettings | None = None,
     train_only: bool = False,
+    full_refresh: bool = False,
 ) -> str:
     """Build, train, gate, then (unless train_only) decide and publish; return the summary."""
     decisions = decisions or DecisionSettings()
@@ -44,7 +45,7 @@ def run_night(
         with working_copy(paths) as work:
             t = time.perf_counter()
             _progress("dbt build (incremental) ...")
-            dbt_build(paths, work, quiet=quiet, extra_vars=extra)
+            dbt_build(paths, work, quiet=quiet, extra_vars=extra, full_refresh=full_refresh)
             steps.append(("dbt build", time.perf_counter() - t))
             t = time.perf_counter()
             con = duckdb.connect(str(work))
