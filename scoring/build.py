@@ -28,12 +28,15 @@ class FileAccount:
     rows_quarantined: int
 
 
+def _wal(db: Path) -> Path:
+    return db.with_name(db.name + ".wal")
+
+
 def prepare_copy(paths: Paths) -> Path:
     """A fresh working copy of the warehouse (or nothing, for a first build)."""
     paths.home.mkdir(parents=True, exist_ok=True)
     work = paths.building
-    for stale in (work, work.with_name(work.name + ".wal")):
-        stale.unlink(missing_ok=True)
+    discard_copy(paths)
     if paths.warehouse.exists():
         shutil.copy2(paths.warehouse, work)
     return work
@@ -41,14 +44,13 @@ def prepare_copy(paths: Paths) -> Path:
 
 def commit_copy(paths: Paths) -> None:
     """Replace the warehouse by the finished copy in one rename."""
-    wal = paths.building.with_name(paths.building.name + ".wal")
-    if wal.exists():  # a clean close leaves none; make it so before the rename
+    if _wal(paths.building).exists():  # a clean close leaves none; make it so before the rename
         duckdb.connect(str(paths.building)).close()
     paths.building.replace(paths.warehouse)
 
 
 def discard_copy(paths: Paths) -> None:
-    for stale in (paths.building, paths.building.with_name(paths.building.name + ".wal")):
+    for stale in (paths.building, _wal(paths.building)):
         stale.unlink(missing_ok=True)
 
 
@@ -68,15 +70,12 @@ def dbt_build(
     paths: Paths,
     database: Path,
     *,
-    select: str | None = None,
     full_refresh: bool = False,
     extra_vars: dict | None = None,
     quiet: bool = False,
 ) -> None:
     rawfiles.discover(paths.raw_dir)  # fail fast, naming the missing or unreadable file
     args = ["build"]
-    if select:
-        args += ["--select", select]
     if full_refresh:
         args.append("--full-refresh")
     run_dbt(

@@ -116,7 +116,6 @@ def decide(
     )
     decided_at = datetime.now().replace(microsecond=0)
     model_p = policy_expression(con, policy, "f")
-    track_p = policy_default_expression(policy)
     threshold = float(settings.threshold)
     con.execute("begin transaction")
     try:
@@ -157,7 +156,7 @@ def decide(
             left join marts.track_features_daily as tf
                 on tf.track_id = t.track_id and tf.feature_date = g.feature_date
             cross join lateral (
-                select least(greatest({track_p}, 0.0), 1.0) as p_play
+                select least(greatest({TRACK_DEFAULT_P_PLAY}, 0.0), 1.0) as p_play
             ) as p
             """,
             [decision_date, f"track-default:{policy}", run_id, decided_at, decision_date],
@@ -180,8 +179,6 @@ def decide(
     return {"arms": {a: (n, c) for a, n, c in counts}, "track_defaults": defaults}
 
 
-def policy_default_expression(policy: str) -> str:
-    """p_play of a pair outside the candidates: the track's smoothed play rate before the night
-    (the global rate for a track never heard before)."""
-    del policy  # the same default under every policy: no user is known for such a pair
-    return "1 - coalesce(tf.track_skip_rate, g.global_skip_rate)"
+#: p_play of a pair outside the candidates, the same under every policy since no user is known
+#: for it: the track's smoothed play rate before the night (the global rate for a new track).
+TRACK_DEFAULT_P_PLAY = "1 - coalesce(tf.track_skip_rate, g.global_skip_rate)"

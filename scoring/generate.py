@@ -309,7 +309,7 @@ def simulate(
     order = np.lexsort((ev_kind, pos[ev_play], ev_sess))
     ev_play, ev_kind, ev_ms, ev_sess = ev_play[order], ev_kind[order], ev_ms[order], ev_sess[order]
     has_track = ev_kind <= 2
-    epoch0 = int(start_day.timestamp()) * 1000 if start_day.tzinfo else _naive_epoch_ms(start_day)
+    epoch0 = _naive_epoch_ms(start_day)
     return {
         "session_id": ev_sess + 1,
         "user_id": users["user_ids"][p_user[ev_play]],

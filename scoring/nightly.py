@@ -168,14 +168,9 @@ def backfill(
                 con.close()
         con = duckdb.connect(str(paths.warehouse), read_only=True)
         try:
-            policy = con.execute(
-                "select decision_policy from ml.model_registry where decision_date = ? "
-                "order by trained_at desc limit 1",
-                [end],
-            ).fetchall()[0][0]
             publish(
-                con, paths.home / "serving", end, f"{run_id}-{end:%Y%m%d}", policy,
-                decisions.arm_shares,
+                con, paths.home / "serving", end, f"{run_id}-{end:%Y%m%d}",
+                report.decision_policy, decisions.arm_shares,
             )  # fmt: skip
         finally:
             con.close()
