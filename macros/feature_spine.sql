@@ -21,37 +21,86 @@
     )
 {%- endmacro %}
 
-{% macro feature_spine(daily_relation, keys, count_columns) -%}
+{% macro spine_dates(daily_relation) -%}
+    {#- The dates every entity gets a feature row for, listens or not: the day after the last
+        listen of the whole export (the nightly job's default decision date) and each date of
+        var('decision_dates'). -#}
+    select {{ add_days(1, 'max(listen_date)') }} as listen_date
+    from {{ daily_relation }}
+    union
+    {{ decision_dates() }}
+{%- endmacro %}
+
+{% macro point_in_time_history(daily_relation, prefix, keys, count_columns, window_columns=['listens', 'skips']) -%}
     {#-
-        The dates a feature table has rows for: every day the entity had listens, plus, for
-        every entity seen, the day after the last listen of the whole export (the default
-        decision date of the nightly job) and each date of var('decision_dates'), with zero
-        counts where the entity had no listens that day. Portable SQL.
+        One row per entity (`keys`) and feature date with its history strictly before that date:
+        `<prefix>_<count>_before` over all earlier days, `<prefix>_<count>_<w>d` over the
+        var('feature_windows_days') windows, and last_listen_day_number. Two parts, one row each:
+          - the days the entity had listens: running sums over its own daily rows (window
+            functions); on an incremental run only the entities with a changed day are
+            recomputed, over their whole history, because untouched entities' rows stay valid;
+          - the spine dates (macro spine_dates) where the entity had no listen: one grouped
+            aggregate of its days before that date, so no zero rows are windowed.
+        Every entity with a daily row gets a row at every spine date (zero counts when it has no
+        listen before it). Portable SQL. The caller filters the dates an incremental run writes.
     -#}
+    {%- set key_list = keys | join(', ') -%}
+    {%- set windows = var('feature_windows_days') -%}
     select
-        {{ keys | join(', ') }},
-        listen_date,
-        {%- for c in count_columns %}
-            sum({{ c }}) as {{ c }}{{ "," if not loop.last }}
-        {%- endfor %}
+        {{ key_list }},
+        listen_date as feature_date,
+        day_number,
+        {{ history_windows(prefix, key_list, count_columns, window_columns) }}
     from (
         select
-            {{ keys | join(', ') }},
+            {{ key_list }},
             listen_date,
-            {{ count_columns | join(', ') }}
+            {{ count_columns | join(', ') }},
+            {{ day_number('listen_date') }} as day_number
         from {{ daily_relation }}
-        union all
-        select distinct
-            {% for k in keys %}entities.{{ k }},{% endfor %}
-            spine_dates.listen_date,
-            {% for c in count_columns %}0 as {{ c }}{{ "," if not loop.last }}{% endfor %}
-        from {{ daily_relation }} as entities
-        cross join (
-            select {{ add_days(1, 'max(listen_date)') }} as listen_date
-            from {{ daily_relation }}
-            union
-            {{ decision_dates() }}
-        ) as spine_dates
-    ) as spined
-    group by {{ keys | join(', ') }}, listen_date
+        {%- if is_incremental() %}
+            where ({{ key_list }}) in (
+                select {{ key_list }} from {{ daily_relation }}
+                where listen_date >= {{ first_changed_listen_date() }}
+            )
+        {%- endif %}
+    ) as listen_days
+
+    union all
+
+    select
+        {% for k in keys %}entities.{{ k }}, {% endfor %}
+        spine.listen_date as feature_date,
+        {{ day_number('spine.listen_date') }} as day_number,
+        {%- for c in count_columns %}
+            cast(coalesce(sum(case when earlier.listen_date < spine.listen_date then earlier.{{ c }} end), 0) as bigint)
+                as {{ prefix }}_{{ c }}_before,
+            {%- for w in (windows if c in window_columns else []) %}
+                cast(coalesce(sum(
+                    case
+                        when
+                            earlier.listen_date < spine.listen_date
+                            and earlier.listen_date >= {{ add_days(-w, 'spine.listen_date') }}
+                            then earlier.{{ c }}
+                    end
+                ), 0) as bigint) as {{ prefix }}_{{ c }}_{{ w }}d,
+            {%- endfor %}
+        {%- endfor %}
+        max(
+            case
+                when earlier.listen_date < spine.listen_date and earlier.listens > 0
+                    then {{ day_number('earlier.listen_date') }}
+            end
+        ) as last_listen_day_number
+    from (select distinct {{ key_list }} from {{ daily_relation }}) as entities
+    cross join ({{ spine_dates(daily_relation) }}) as spine
+    left join {{ daily_relation }} as earlier
+        on
+            {% for k in keys %}entities.{{ k }} = earlier.{{ k }} and {% endfor %}
+            earlier.listen_date <= spine.listen_date
+    {%- if is_incremental() %}
+        where {{ refresh_dates_filter('spine.listen_date') }}
+    {%- endif %}
+    group by {% for k in keys %}entities.{{ k }}, {% endfor %}spine.listen_date
+    having max(case when earlier.listen_date = spine.listen_date then 1 else 0 end) = 0
 {%- endmacro %}

@@ -75,3 +75,21 @@
         else {{ reason }}
     end
 {%- endmacro %}
+
+{% macro landed_lines_to_parse(entity) -%}
+    {#- The landed lines of one entity that this run must parse: all of them on a full build;
+        on an incremental run only the files landed anew (new, or changed signature). The
+        parsed models are incremental by source_file (delete+insert). -#}
+    select landed.* from {{ ref('base_pozytywka__raw_lines') }} as landed
+    where
+        landed.entity = '{{ entity }}'
+        {%- if is_incremental() %}
+            and not exists (
+                select 1
+                from {{ this }} as parsed
+                where
+                    parsed.source_file = landed.source_file
+                    and parsed.file_signature = landed.file_signature
+            )
+        {%- endif %}
+{%- endmacro %}

@@ -21,29 +21,9 @@ global_features as (
 
 ),
 
-spine as (
-
-    {{ feature_spine('track_daily', ['track_id'], ['listens', 'skips', 'likes']) }}
-
-),
-
-numbered as (
-
-    select
-        *,
-        {{ day_number('listen_date') }} as day_number
-    from spine
-
-),
-
 history as (
 
-    select
-        track_id,
-        listen_date as feature_date,
-        day_number,
-        {{ history_windows('track', 'track_id', ['listens', 'skips', 'likes']) }}
-    from numbered
+    {{ point_in_time_history('track_daily', 'track', ['track_id'], ['listens', 'skips', 'likes']) }}
 
 ),
 

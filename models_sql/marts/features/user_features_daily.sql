@@ -21,29 +21,9 @@ global_features as (
 
 ),
 
-spine as (
-
-    {{ feature_spine('user_daily', ['user_id'], ['listens', 'skips', 'likes']) }}
-
-),
-
-numbered as (
-
-    select
-        *,
-        {{ day_number('listen_date') }} as day_number
-    from spine
-
-),
-
 history as (
 
-    select
-        user_id,
-        listen_date as feature_date,
-        day_number,
-        {{ history_windows('user', 'user_id', ['listens', 'skips', 'likes']) }}
-    from numbered
+    {{ point_in_time_history('user_daily', 'user', ['user_id'], ['listens', 'skips', 'likes']) }}
 
 ),
 

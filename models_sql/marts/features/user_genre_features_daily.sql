@@ -12,29 +12,9 @@ user_genre_daily as (
 
 ),
 
-spine as (
-
-    {{ feature_spine('user_genre_daily', ['user_id', 'genre'], ['listens', 'skips']) }}
-
-),
-
-numbered as (
-
-    select
-        *,
-        {{ day_number('listen_date') }} as day_number
-    from spine
-
-),
-
 history as (
 
-    select
-        user_id,
-        genre,
-        listen_date as feature_date,
-        {{ history_windows('user_genre', 'user_id, genre', ['listens', 'skips'], window_columns=[]) }}
-    from numbered
+    {{ point_in_time_history('user_genre_daily', 'user_genre', ['user_id', 'genre'], ['listens', 'skips'], window_columns=[]) }}
 
 ),
 

@@ -1,11 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='source_file',
-    )
-}}
-
 {#-
     Every non-blank line of the sessions file(s), parsed, with `quarantine_reason` null for a
     good event. stg_pozytywka__sessions keeps the good ones, raw_quarantine the others.
@@ -16,18 +8,7 @@ with
 
 raw_lines as (
 
-    select landed.* from {{ ref('base_pozytywka__raw_lines') }} as landed
-    where
-        landed.entity = 'sessions'
-    {% if is_incremental() %}
-            and not exists (
-                select 1
-                from {{ this }} as parsed
-                where
-                    parsed.source_file = landed.source_file
-                    and parsed.file_signature = landed.file_signature
-            )
-        {% endif %}
+    {{ landed_lines_to_parse('sessions') }}
 
 ),
 

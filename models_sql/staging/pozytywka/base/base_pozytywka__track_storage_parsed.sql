@@ -7,8 +7,7 @@ with
 
 raw_lines as (
 
-    select * from {{ ref('base_pozytywka__raw_lines') }}
-    where entity = 'track_storage'
+    {{ landed_lines_to_parse('track_storage') }}
 
 ),
 

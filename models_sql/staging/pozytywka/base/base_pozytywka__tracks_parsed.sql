@@ -13,8 +13,7 @@ with
 
 raw_lines as (
 
-    select * from {{ ref('base_pozytywka__raw_lines') }}
-    where entity = 'tracks'
+    {{ landed_lines_to_parse('tracks') }}
 
 ),
 

@@ -8,8 +8,7 @@ with
 
 raw_lines as (
 
-    select * from {{ ref('base_pozytywka__raw_lines') }}
-    where entity = 'users'
+    {{ landed_lines_to_parse('users') }}
 
 ),
 
