@@ -78,10 +78,18 @@ class TrainSettings:
     class_weights: tuple[str | None, ...] = (None, "balanced")
     bootstrap_resamples: int = 400
     seed: int = 0
+    # nightly: a model trained for one of the last N nights is reused (0: train every night)
+    retrain_every_days: int = 7
 
     @classmethod
     def from_env(cls, **overrides: int | None) -> TrainSettings:
-        names = ["holdout_days", "calibration_days", "validation_days", "train_window_days"]
+        names = [
+            "holdout_days",
+            "calibration_days",
+            "validation_days",
+            "train_window_days",
+            "retrain_every_days",
+        ]
         values = {n: _env_int(f"SKIPCACHE_{n.upper()}", getattr(cls, n)) for n in names}
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -18,12 +18,27 @@ from scoring.config import Paths, TrainSettings
 from scoring.decide import DecisionSettings, SettingsError, decide
 from scoring.lock import writer_lock
 from scoring.serving import publish
-from scoring.train import train
+from scoring.train import TrainReport, reuse_recent, train
 
 
 def _progress(text: str) -> None:
     """Long steps announce themselves on stderr, so a person running the job sees it move."""
     print(f"[skipcache {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def _model_for(
+    con: duckdb.DuckDBPyConnection,
+    paths: Paths,
+    settings: TrainSettings,
+    night: date | None,
+    force: bool = False,
+) -> TrainReport:
+    """A recent model when one is not due for retraining (see retrain_every_days), else train."""
+    report = None if force else reuse_recent(con, settings, night)
+    if report is None:
+        _progress("train, evaluate against the baselines, gate ...")
+        report = train(con, paths.home, settings, night)
+    return report
 
 
 def run_night(
@@ -50,13 +65,13 @@ def run_night(
             t = time.perf_counter()
             con = duckdb.connect(str(work))
             try:
-                _progress("train, evaluate against the baselines, gate ...")
-                report = train(con, paths.home, settings, decision_date)
-                steps.append(("train and evaluate", time.perf_counter() - t))
+                report = _model_for(con, paths, settings, decision_date, force=train_only)
+                step = "reuse model" if report.reused_for else "train and evaluate"
+                steps.append((step, time.perf_counter() - t))
                 if not train_only:
                     _progress("score candidates in SQL and write decisions ...")
                     t = time.perf_counter()
-                    d = report.record["decision_date"]
+                    d = report.decision_date
                     counts = decide(con, d, report.decision_policy, run_id, decisions)
                     steps.append(("score and decide", time.perf_counter() - t))
             finally:
@@ -85,7 +100,8 @@ def run_night(
         f"warehouse {paths.warehouse} from {paths.raw_dir}",
         format_accounting(accounts),
         "",
-        f"decision date {rec['decision_date']}: trained on {rec['train_rows']:,} listens "
+        f"decision date {report.decision_date}: model {rec['model_version']} trained on "
+        f"{rec['train_rows']:,} listens "
         f"({rec['train_start_date']}..{rec['train_end_date']}), "
         f"hold-out {rec['holdout_rows']:,} listens "
         f"({rec['holdout_start_date']}..{rec['holdout_end_date']})",
@@ -153,12 +169,14 @@ def backfill(
                 for night in nights:
                     _progress(f"night {night}: train, gate, decide ...")
                     t = time.perf_counter()
-                    report = train(con, paths.home, settings, night)
+                    report = _model_for(con, paths, settings, night)
                     counts = decide(
                         con, night, report.decision_policy, f"{run_id}-{night:%Y%m%d}", decisions
                     )
                     n = sum(v[0] for v in counts["arms"].values())
                     state = "promoted" if report.promoted else "not promoted"
+                    if report.reused_for:
+                        state += f", reused from {report.record['decision_date']}"
                     lines.append(
                         f"{night}: {report.model_version} {state}, "
                         f"AUC {_fmt(report.record['model_roc_auc'])}, decisions by "

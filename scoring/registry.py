@@ -86,6 +86,39 @@ def last_promoted(con: duckdb.DuckDBPyConnection, before: date) -> str | None:
     return rows[0][0] if rows else None
 
 
+def reusable_model(
+    con: duckdb.DuckDBPyConnection, night: date, retrain_every_days: int
+) -> dict | None:
+    """The registry row of a model trained for a night in (night - retrain_every_days, night]
+    whose exported weights cover exactly today's features (newest first), or None: then the
+    night trains a new one. retrain_every_days = 0 always trains."""
+    if retrain_every_days <= 0:
+        return None
+    ensure_tables(con)
+    cur = con.execute(
+        """
+        select r.* from ml.model_registry as r
+        where r.decision_date <= ? and r.decision_date > ? - cast(? as integer)
+        order by r.decision_date desc, r.trained_at desc
+        """,
+        [night, night, retrain_every_days],
+    )
+    names = [c[0] for c in cur.description]
+    for row in cur.fetchall():
+        record = dict(zip(names, row, strict=True))
+        features = [
+            f
+            for (f,) in con.execute(
+                "select feature from ml.model_weights where model_version = ? "
+                "order by feature_position",
+                [record["model_version"]],
+            ).fetchall()
+        ]
+        if features == FEATURES:
+            return record
+    return None
+
+
 def write(
     con: duckdb.DuckDBPyConnection,
     record: dict,

@@ -35,14 +35,25 @@ class TrainReport:
     decision_policy: str
     record: dict
     metrics: dict
+    reused_for: date | None = None  # set when the night reused a recent model (no training)
 
     def verdict(self) -> str:
         """One line a person can read."""
         state = "PROMOTED" if self.promoted else "NOT PROMOTED"
+        if self.reused_for is not None:
+            return (
+                f"{self.model_version} (trained for {self.record['decision_date']}, {state}) "
+                f"is reused: it is within the retraining interval (retrain_every_days). "
+                f"Decisions for {self.reused_for} use {self.decision_policy}."
+            )
         return (
             f"{self.model_version}: {state}: {self.reason}. "
             f"Decisions for {self.record['decision_date']} use {self.decision_policy}."
         )
+
+    @property
+    def decision_date(self) -> date:
+        return self.reused_for or self.record["decision_date"]
 
 
 def default_decision_date(con: duckdb.DuckDBPyConnection) -> date:
@@ -65,6 +76,29 @@ def _version(d: date, w: Windows, s: TrainSettings, frame: pd.DataFrame) -> str:
         sort_keys=True,
     )
     return f"svc-{d:%Y%m%d}-{hashlib.sha1(fingerprint.encode()).hexdigest()[:8]}"
+
+
+def reuse_recent(
+    con: duckdb.DuckDBPyConnection, s: TrainSettings, decision_date: date | None = None
+) -> TrainReport | None:
+    """The report of a model trained within the last s.retrain_every_days nights, if any.
+
+    Its training ended before its own night, so before this one too; its gate verdict and
+    decision policy stand until the next retraining.
+    """
+    d = decision_date or default_decision_date(con)
+    record = registry.reusable_model(con, d, s.retrain_every_days)
+    if record is None:
+        return None
+    return TrainReport(
+        record["model_version"],
+        record["promoted"],
+        record["reason"],
+        record["decision_policy"],
+        record,
+        json.loads(record["metrics_json"]),
+        reused_for=d,
+    )
 
 
 def train(

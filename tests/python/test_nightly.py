@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -103,6 +104,32 @@ def test_rerunning_a_night_replaces_it(night, tmp_path: Path):
     after = query(wh, f"select {columns} from decisions.cache_decisions order by {DECISION_KEY}")
     assert after == before
     assert query(wh, "select count(distinct run_id) from decisions.cache_decisions") == [(1,)]
+
+
+def test_a_recent_model_is_reused_until_retraining_is_due(night, tmp_path: Path):
+    raw, wh = night
+    copy = tmp_path / "wh" / "skipcache.duckdb"
+    copy.parent.mkdir()
+    copy.write_bytes(wh.read_bytes())
+    paths = resolve_paths(raw, copy)
+    (trained_for, version, policy) = query(
+        copy, "select decision_date, model_version, decision_policy from ml.model_registry"
+    )[0]
+    nights = [trained_for + timedelta(days=n) for n in (1, 2)]
+    # within 3 nights of its own night the model is reused: no new registry row
+    run_night(paths, TrainSettings(retrain_every_days=3), nights[0], quiet=True)
+    assert query(copy, "select count(*) from ml.model_registry") == [(1,)]
+    assert query(
+        copy,
+        "select distinct decision_date, model_version from decisions.cache_decisions "
+        f"where decision_date = '{nights[0]}' and arm = 'model'",
+    ) == [(nights[0], policy)]
+    # with retraining every night a new model is trained for the night, on earlier days only
+    run_night(paths, TrainSettings(retrain_every_days=0), nights[1], quiet=True)
+    rows = query(copy, "select decision_date, train_end_date from ml.model_registry")
+    assert sorted(r[0] for r in rows) == [trained_for, nights[1]]
+    assert all(train_end < night for night, train_end in rows)
+    assert version in {r[0] for r in query(copy, "select model_version from ml.model_registry")}
 
 
 def test_snapshot_manifest_and_lookup(night):
