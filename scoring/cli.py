@@ -7,6 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import date
+from pathlib import Path
 
 from scoring.config import resolve_paths
 
@@ -41,6 +42,15 @@ def _decision_settings(args: argparse.Namespace):
     return DecisionSettings(threshold=args.threshold, arm_shares=shares)
 
 
+def _add_retrain_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--retrain-every-days",
+        type=int,
+        help="reuse a model trained for one of the last N nights; 0 trains every night "
+        "(default 7, env SKIPCACHE_RETRAIN_EVERY_DAYS)",
+    )
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="skipcache", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -65,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
         )
         if name == "nightly":
             _add_decision_flags(p)
+            _add_retrain_flag(p)
 
     p = sub.add_parser("backfill", help="replay nights START..END as production would have")
     _add_paths(p)
@@ -72,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--end", type=date.fromisoformat, required=True, help="last night")
     p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
     _add_decision_flags(p)
+    _add_retrain_flag(p)
+
+    p = sub.add_parser("bench", help="measure time and memory beside the seed's pandas peer")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--preset", choices=["tiny", "demo", "v2"], help="generate (default v2)")
+    source.add_argument("--raw-dir", help="benchmark this export instead of a generated one")
+    p.add_argument("--out", help="work folder, emptied first (default build/bench)")
 
     p = sub.add_parser("lookup", help="the published decision for one (user, track)")
     _add_paths(p, raw=False)
@@ -143,6 +161,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"{summary} in {time.perf_counter() - started:.1f}s")
         return 0
 
+    if args.command == "bench":
+        from scoring.bench import format_results, run_bench
+        from scoring.config import PROJECT_ROOT
+
+        out = Path(args.out) if args.out else PROJECT_ROOT / "build" / "bench"
+        raw = Path(args.raw_dir) if args.raw_dir else None
+        results = run_bench(out.resolve(), args.preset, raw)
+        print(format_results(results))
+        print(f"results: {out / 'bench.json'}")
+        return 0
+
     paths = resolve_paths(getattr(args, "raw_dir", None), args.warehouse)
     if args.command == "build":
         from scoring.build import build, format_accounting
@@ -160,7 +189,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         from scoring.nightly import run_night
 
         settings = TrainSettings.from_env(
-            holdout_days=args.holdout_days, train_window_days=args.train_window_days
+            holdout_days=args.holdout_days,
+            train_window_days=args.train_window_days,
+            retrain_every_days=getattr(args, "retrain_every_days", None),
         )
         summary = run_night(
             paths,
@@ -180,7 +211,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(
             backfill(
                 paths,
-                TrainSettings.from_env(),
+                TrainSettings.from_env(retrain_every_days=args.retrain_every_days),
                 args.start,
                 args.end,
                 quiet=args.quiet,
