@@ -26,7 +26,7 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check scoring tests
 	$(BIN)/ruff format --check scoring tests
-	mkdir -p build && SKIPCACHE_WAREHOUSE=build/lint.duckdb $(BIN)/sqlfluff lint models_sql tests/dbt
+	mkdir -p build && SKIPCACHE_WAREHOUSE=build/lint.duckdb $(BIN)/sqlfluff lint models_sql tests/dbt analyses
 
 # Lint, `dbt build` (as an analyst runs it) on generated dirty test data, then pytest.
 TEST_DATA := build/test-data

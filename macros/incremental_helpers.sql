@@ -68,3 +68,39 @@
     {#- A DATE `days` days after `date_expression` (dbt.dateadd gives a timestamp on DuckDB). -#}
     cast({{ dbt.dateadd('day', days, date_expression) }} as date)
 {%- endmacro %}
+
+{% macro changed_decision_nights(decided_at_column) -%}
+    {#- The nights an outcome model (re)computes on an incremental run: nights whose decisions
+        were written since this model stored them (compared by the night's decided_at, not by
+        clock, so a re-run night is picked up), and nights whose listens changed since. -#}
+    (
+        select arms.decision_date
+        from (
+            select
+                decision_date,
+                max(decided_at) as decided_at
+            from {{ source('decisions', 'user_arms') }}
+            group by decision_date
+        ) as arms
+        left join (
+            select
+                decision_date,
+                max({{ decided_at_column }}) as decided_at
+            from {{ this }}
+            group by decision_date
+        ) as stored
+            on arms.decision_date = stored.decision_date
+        where stored.decided_at is null or stored.decided_at <> arms.decided_at
+        union
+        select changed.listen_date
+        from {{ ref('fct_listens') }} as changed
+        where changed.loaded_at > {{ last_loaded_at() }}
+    )
+{%- endmacro %}
+
+{% macro period_bound(var_name, default_date) -%}
+    {#- The date of var(var_name) as a SQL date, or `default_date` (a quoted ISO literal) when
+        the var is null: an open end of a reporting period. -#}
+    {%- set value = var(var_name) -%}
+    cast({{ "'" ~ value ~ "'" if value else default_date }} as date)
+{%- endmacro %}

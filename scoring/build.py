@@ -88,6 +88,22 @@ def dbt_build(
     )
 
 
+#: The models over the job's decisions (and their tests): built again after decisions change.
+OUTCOME_SELECTOR = "int_decision_requests+"
+
+
+def build_outcomes(paths: Paths, database: Path, *, quiet: bool = False) -> None:
+    """Recompute the outcome models (decision_outcomes, A/B summaries) over new decisions."""
+    run_dbt(
+        ["build", "--select", OUTCOME_SELECTOR],
+        database=database,
+        target_path=paths.dbt_target,
+        log_path=paths.dbt_logs,
+        variables=dbt_vars(paths.raw_dir),
+        quiet=quiet,
+    )
+
+
 def build(
     paths: Paths,
     *,

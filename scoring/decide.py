@@ -23,35 +23,8 @@ import pandas as pd
 
 from scoring.sql_scoring import p_play_sql
 
-DDL = [
-    "create schema if not exists decisions",
-    """
-    create table if not exists decisions.cache_decisions (
-        decision_date date not null,
-        user_id bigint not null,
-        track_id varchar not null,
-        arm varchar not null,
-        p_play double not null,
-        should_cache boolean not null,
-        model_version varchar not null,
-        run_id varchar not null,
-        decided_at timestamp not null,
-        primary key (decision_date, user_id, track_id)
-    )
-    """,
-    """
-    create table if not exists decisions.track_default_decisions (
-        decision_date date not null,
-        track_id varchar not null,
-        p_play double not null,
-        should_cache boolean not null,
-        model_version varchar not null,
-        run_id varchar not null,
-        decided_at timestamp not null,
-        primary key (decision_date, track_id)
-    )
-    """,
-]
+# The tables written here (decisions.cache_decisions, track_default_decisions, user_arms) are
+# created by dbt (macro create_decision_tables, on-run-start): a night builds before it decides.
 
 
 class SettingsError(ValueError):
@@ -102,10 +75,11 @@ def decide(
     settings: DecisionSettings,
 ) -> dict:
     """Replace the night's decisions and per-track defaults in one transaction; return counts."""
-    for statement in DDL:
-        con.execute(statement)
+    # every known user gets the night's arm (candidates or not): the outcome models count
+    # each arm's requests, including those answered by the track defaults
     users = con.execute(
-        "select distinct user_id from marts.scoring_features where decision_date = ?",
+        "select user_id from marts.dim_users union "
+        "select user_id from marts.scoring_features where decision_date = ? order by 1",
         [decision_date],
     ).fetchall()
     arms = pd.DataFrame(
@@ -120,6 +94,11 @@ def decide(
     con.execute("begin transaction")
     try:
         con.register("user_arms", arms)
+        con.execute("delete from decisions.user_arms where decision_date = ?", [decision_date])
+        con.execute(
+            "insert into decisions.user_arms select ?, user_id, arm, ?, ? from user_arms",
+            [decision_date, run_id, decided_at],
+        )
         con.execute(
             "delete from decisions.cache_decisions where decision_date = ?", [decision_date]
         )

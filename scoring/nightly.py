@@ -13,7 +13,14 @@ from datetime import date, timedelta
 
 import duckdb
 
-from scoring.build import accounting, dbt_build, format_accounting, working_copy
+from scoring.build import (
+    OUTCOME_SELECTOR,
+    accounting,
+    build_outcomes,
+    dbt_build,
+    format_accounting,
+    working_copy,
+)
 from scoring.config import Paths, TrainSettings
 from scoring.decide import DecisionSettings, SettingsError, decide
 from scoring.lock import writer_lock
@@ -184,6 +191,10 @@ def backfill(
                     )
             finally:
                 con.close()
+            # the nights' listens are in the export already: their outcomes can be measured
+            _progress("outcomes of the nights' decisions (dbt) ...")
+            build_outcomes(paths, work, quiet=quiet)
+            lines.append(f"outcomes (dbt build --select {OUTCOME_SELECTOR}) done")
         con = duckdb.connect(str(paths.warehouse), read_only=True)
         try:
             publish(
