@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from scoring import rawfiles
-from scoring.config import Paths
+from scoring.config import Paths, WarehouseMissingError
 from scoring.dbt_runner import dbt_vars, run_dbt
 
 
@@ -102,6 +102,22 @@ def build_outcomes(paths: Paths, database: Path, *, quiet: bool = False) -> None
         variables=dbt_vars(paths.raw_dir),
         quiet=quiet,
     )
+
+
+def generate_docs(paths: Paths, *, quiet: bool = False) -> Path:
+    """dbt docs (offline: static_index.html embeds manifest and catalog) into docs/ beside the
+    warehouse. The catalog is read from the warehouse itself, so the caller holds the lock."""
+    if not paths.warehouse.exists():
+        raise WarehouseMissingError(f"{paths.warehouse}: no warehouse there; run a build first")
+    run_dbt(
+        ["docs", "generate", "--static"],
+        database=paths.warehouse,
+        target_path=paths.docs,
+        log_path=paths.dbt_logs,
+        variables=dbt_vars(paths.raw_dir),
+        quiet=quiet,
+    )
+    return paths.docs
 
 
 def build(

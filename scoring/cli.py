@@ -85,6 +85,13 @@ def _parser() -> argparse.ArgumentParser:
     _add_decision_flags(p)
     _add_retrain_flag(p)
 
+    p = sub.add_parser("report", help="charts and a summary page of the A/B outcomes and model")
+    _add_paths(p, raw=False)
+
+    p = sub.add_parser("docs", help="dbt docs (offline) of the warehouse into docs/ beside it")
+    _add_paths(p, raw=False)
+    p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
+
     p = sub.add_parser("bench", help="measure time and memory beside the seed's pandas peer")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--preset", choices=["tiny", "demo", "v2"], help="generate (default v2)")
@@ -221,6 +228,20 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "lookup":
         return _lookup(paths, args)
+    if args.command == "report":
+        from scoring.report import write_report
+
+        out = write_report(paths)
+        print(f"report written to {out} (summary.md and charts)")
+        return 0
+    if args.command == "docs":
+        from scoring.build import generate_docs
+        from scoring.lock import writer_lock
+
+        with writer_lock(paths.lock):
+            out = generate_docs(paths, quiet=True)
+        print(f"dbt docs written to {out}: open static_index.html (works offline)")
+        return 0
     raise AssertionError(args.command)
 
 

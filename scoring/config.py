@@ -19,6 +19,10 @@ DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "skipcache.duckdb"
 DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
 
 
+class WarehouseMissingError(Exception):
+    """A command that reads the warehouse was pointed at a file that does not exist."""
+
+
 def _env_path(name: str, default: Path) -> Path:
     value = os.environ.get(name)
     return Path(value) if value else default
@@ -43,6 +47,19 @@ class Paths:
     @property
     def lock(self) -> Path:
         return self.warehouse.with_name(self.warehouse.name + ".lock")
+
+    @property
+    def metrics(self) -> Path:
+        """node_exporter textfile-collector folder: skipcache.prom."""
+        return self.home / "metrics"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def docs(self) -> Path:
+        return self.home / "docs"
 
     @property
     def dbt_target(self) -> Path:

@@ -1,9 +1,11 @@
 """Errors that are the user's to fix: the CLI prints them in one line and exits with 2."""
 
+from scoring.config import WarehouseMissingError
 from scoring.dbt_runner import DbtError
 from scoring.decide import SettingsError
 from scoring.lock import WarehouseBusyError
 from scoring.rawfiles import RawInputError
+from scoring.report import ReportError
 from scoring.training import TrainingDataError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
@@ -12,4 +14,6 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     WarehouseBusyError,
     DbtError,
     TrainingDataError,
+    WarehouseMissingError,
+    ReportError,
 )

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import duckdb
 
+from scoring import metrics
 from scoring.build import (
     OUTCOME_SELECTOR,
     accounting,
@@ -48,6 +49,26 @@ def _model_for(
     return report
 
 
+def _write_metrics(
+    paths: Paths, steps: list[tuple[str, float]], started: float, report: TrainReport | None
+) -> None:
+    """metrics/skipcache.prom for the run: full after a success, run state after a failure."""
+    run = metrics.run_metrics(
+        succeeded=report is not None,
+        finished_at=time.time(),
+        duration=time.perf_counter() - started,
+        steps=steps,
+        last_success=metrics.previous_last_success(paths.metrics),
+    )
+    if report is not None:
+        con = duckdb.connect(str(paths.warehouse), read_only=True)
+        try:
+            run += metrics.warehouse_metrics(con, report.record, report.decision_date)
+        finally:
+            con.close()
+    metrics.write(paths.metrics, run)
+
+
 def run_night(
     paths: Paths,
     settings: TrainSettings,
@@ -64,42 +85,48 @@ def run_night(
     run_id = uuid.uuid4().hex[:12]
     extra = {"decision_dates": [decision_date.isoformat()]} if decision_date else None
     with writer_lock(paths.lock):
-        with working_copy(paths) as work:
-            t = time.perf_counter()
-            _progress("dbt build (incremental) ...")
-            dbt_build(paths, work, quiet=quiet, extra_vars=extra, full_refresh=full_refresh)
-            steps.append(("dbt build", time.perf_counter() - t))
-            t = time.perf_counter()
-            con = duckdb.connect(str(work))
-            try:
-                report = _model_for(con, paths, settings, decision_date, force=train_only)
-                step = "reuse model" if report.reused_for else "train and evaluate"
-                steps.append((step, time.perf_counter() - t))
-                if not train_only:
-                    _progress("score candidates in SQL and write decisions ...")
-                    t = time.perf_counter()
-                    d = report.decision_date
-                    counts = decide(con, d, report.decision_policy, run_id, decisions)
-                    steps.append(("score and decide", time.perf_counter() - t))
-            finally:
-                con.close()
-        if not train_only:
-            # the decisions are committed (the warehouse was replaced): now publish them
-            _progress("publish the snapshot ...")
-            t = time.perf_counter()
-            con = duckdb.connect(str(paths.warehouse), read_only=True)
-            try:
-                manifest = publish(
-                    con,
-                    paths.home / "serving",
-                    d,
-                    run_id,
-                    report.decision_policy,
-                    decisions.arm_shares,
-                )
-            finally:
-                con.close()
-            steps.append(("publish", time.perf_counter() - t))
+        try:
+            with working_copy(paths) as work:
+                t = time.perf_counter()
+                _progress("dbt build (incremental) ...")
+                dbt_build(paths, work, quiet=quiet, extra_vars=extra, full_refresh=full_refresh)
+                steps.append(("dbt build", time.perf_counter() - t))
+                t = time.perf_counter()
+                con = duckdb.connect(str(work))
+                try:
+                    report = _model_for(con, paths, settings, decision_date, force=train_only)
+                    step = "reuse model" if report.reused_for else "train and evaluate"
+                    steps.append((step, time.perf_counter() - t))
+                    if not train_only:
+                        _progress("score candidates in SQL and write decisions ...")
+                        t = time.perf_counter()
+                        d = report.decision_date
+                        counts = decide(con, d, report.decision_policy, run_id, decisions)
+                        steps.append(("score and decide", time.perf_counter() - t))
+                finally:
+                    con.close()
+            if not train_only:
+                # the decisions are committed (the warehouse was replaced): now publish them
+                _progress("publish the snapshot ...")
+                t = time.perf_counter()
+                con = duckdb.connect(str(paths.warehouse), read_only=True)
+                try:
+                    manifest = publish(
+                        con,
+                        paths.home / "serving",
+                        d,
+                        run_id,
+                        report.decision_policy,
+                        decisions.arm_shares,
+                    )
+                finally:
+                    con.close()
+                steps.append(("publish", time.perf_counter() - t))
+                _write_metrics(paths, steps, started, report)
+        except BaseException:
+            if not train_only:  # the collector sees the failure; the last success time stays
+                _write_metrics(paths, steps, started, None)
+            raise
     accounts = accounting(paths.warehouse)
     rec = report.record
     lines = [
@@ -135,6 +162,7 @@ def run_night(
             f"published {paths.home / 'serving' / 'manifest.json'} "
             f"(run {run_id}, {manifest['row_count']:,} rows)"
         )
+        lines.append(f"metrics {paths.metrics / metrics.PROM_FILE}")
     lines.append("")
     lines += [f"{name:<20} {secs:6.1f}s" for name, secs in steps]
     lines.append(f"{'total':<20} {time.perf_counter() - started:6.1f}s")

@@ -50,3 +50,114 @@ def copy_export(src: Path, dst: Path) -> Path:
     for f in dst.rglob("*"):
         f.chmod(0o644 if f.is_file() else 0o755)
     return dst
+
+
+def frame(warehouse: Path, sql: str):
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql).df()
+    finally:
+        con.close()
+
+
+SUMMARY_COLUMNS = [
+    "requests", "covered_requests", "accuracy", "cache_precision", "cache_recall",
+    "cache_hits", "cache_hit_rate", "pair_decisions", "cached_pairs",
+    "cached_but_skipped_pairs", "cached_never_requested_pairs", "cached_but_skipped_cost",
+    "cached_never_requested_cost",
+]  # fmt: skip
+
+
+def recompute_ab_daily_summary(warehouse: Path):
+    """ab_daily_summary by hand, in pandas, from the job's tables and fct_listens only."""
+    import numpy as np
+
+    arms = frame(warehouse, "select decision_date, user_id, arm from decisions.user_arms")
+    pairs = frame(warehouse, "select * from decisions.cache_decisions")
+    defaults = frame(warehouse, "select * from decisions.track_default_decisions")
+    listens = frame(
+        warehouse, "select user_id, track_id, listen_date, is_skipped from marts.fct_listens"
+    )
+    cost = frame(warehouse, "select track_id, daily_cost from marts.dim_tracks")
+    nights = set(arms["decision_date"])
+    req = listens[listens["listen_date"].isin(nights)].rename(
+        columns={"listen_date": "decision_date"}
+    )
+    req = req.merge(arms, on=["decision_date", "user_id"], how="inner")
+    req = req.merge(
+        pairs[["decision_date", "user_id", "track_id", "should_cache"]],
+        on=["decision_date", "user_id", "track_id"], how="left",
+    )  # fmt: skip
+    req = req.merge(
+        defaults[["decision_date", "track_id", "should_cache"]].rename(
+            columns={"should_cache": "default_cache"}
+        ),
+        on=["decision_date", "track_id"], how="left",
+    )  # fmt: skip
+    covered = req["should_cache"].notna()
+    played = ~req["is_skipped"].astype(bool)
+    default_cache = req["default_cache"].astype("boolean").fillna(False).astype(bool)
+    cached = np.where(covered, req["should_cache"].astype("boolean").fillna(False).astype(bool),
+                      default_cache & (req["arm"] != "holdout"))  # fmt: skip
+    req = req.assign(covered=covered, played=played, cached=cached)
+    out = {}
+    for (d, arm), g in req.groupby(["decision_date", "arm"]):
+        c = g[g["covered"]]
+        out[(d, arm)] = {
+            "requests": len(g),
+            "covered_requests": len(c),
+            "accuracy": (c["cached"] == c["played"]).mean() if len(c) else None,
+            "cache_precision": c[c["cached"]]["played"].mean() if c["cached"].any() else None,
+            "cache_recall": c[c["played"]]["cached"].mean() if c["played"].any() else None,
+            "cache_hits": int(g["cached"].sum()),
+            "cache_hit_rate": g["cached"].mean(),
+        }
+    counts = (
+        listens.rename(columns={"listen_date": "decision_date"})
+        .assign(played=lambda f: ~f["is_skipped"].astype(bool))
+        .groupby(["decision_date", "user_id", "track_id"])["played"]
+        .agg(["size", "sum"])
+        .reset_index()
+    )
+    p = pairs.merge(counts, on=["decision_date", "user_id", "track_id"], how="left").merge(
+        cost, on="track_id", how="left"
+    )
+    p["size"] = p["size"].fillna(0)
+    p["sum"] = p["sum"].fillna(0)
+    skipped = p["should_cache"] & (p["size"] > 0) & (p["sum"] == 0)
+    never = p["should_cache"] & (p["size"] == 0)
+    for (d, arm), g in p.assign(skipped=skipped, never=never).groupby(["decision_date", "arm"]):
+        row = out.setdefault(
+            (d, arm),
+            {"requests": 0, "covered_requests": 0, "cache_hits": 0, "accuracy": None,
+             "cache_precision": None, "cache_recall": None, "cache_hit_rate": None},
+        )  # fmt: skip
+        row.update(
+            pair_decisions=len(g),
+            cached_pairs=int(g["should_cache"].sum()),
+            cached_but_skipped_pairs=int(g["skipped"].sum()),
+            cached_never_requested_pairs=int(g["never"].sum()),
+            cached_but_skipped_cost=float(g.loc[g["skipped"], "daily_cost"].sum()),
+            cached_never_requested_cost=float(g.loc[g["never"], "daily_cost"].sum()),
+        )
+    return out
+
+
+def assert_summary_matches(warehouse: Path) -> int:
+    """ab_daily_summary equals the recomputation, cell by cell; return the rows compared."""
+    import math
+
+    expected = recompute_ab_daily_summary(warehouse)
+    actual = frame(warehouse, "select * from marts.ab_daily_summary")
+    assert len(actual) == len(expected) > 0
+    for _, row in actual.iterrows():
+        want = expected[(row["decision_date"], row["arm"])]
+        for col in SUMMARY_COLUMNS:
+            got, exp = row[col], want.get(col, 0)
+            if exp is None or (isinstance(exp, float) and math.isnan(exp)):
+                assert got is None or math.isnan(got), (row["decision_date"], row["arm"], col)
+            else:
+                assert math.isclose(float(got), float(exp), rel_tol=1e-9, abs_tol=1e-9), (
+                    row["decision_date"], row["arm"], col, got, exp,
+                )  # fmt: skip
+    return len(actual)
