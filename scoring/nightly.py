@@ -192,47 +192,75 @@ def backfill(
     run_id = uuid.uuid4().hex[:12]
     lines = [f"backfill {start}..{end} ({len(nights)} nights), run {run_id}"]
     started = time.perf_counter()
+    steps: list[tuple[str, float]] = []
     with writer_lock(paths.lock):
-        with working_copy(paths) as work:
-            dbt_build(
-                paths, work, quiet=quiet,
-                extra_vars={"decision_dates": [n.isoformat() for n in nights]},
-            )  # fmt: skip
-            lines.append(f"dbt build (all nights' features) {time.perf_counter() - started:.1f}s")
-            con = duckdb.connect(str(work))
+        try:
+            report = _replay(paths, settings, nights, run_id, quiet, decisions, lines, steps)
+            t = time.perf_counter()
+            con = duckdb.connect(str(paths.warehouse), read_only=True)
             try:
-                for night in nights:
-                    _progress(f"night {night}: train, gate, decide ...")
-                    t = time.perf_counter()
-                    report = _model_for(con, paths, settings, night)
-                    counts = decide(
-                        con, night, report.decision_policy, f"{run_id}-{night:%Y%m%d}", decisions
-                    )
-                    n = sum(v[0] for v in counts["arms"].values())
-                    state = "promoted" if report.promoted else "not promoted"
-                    if report.reused_for:
-                        state += f", reused from {report.record['decision_date']}"
-                    lines.append(
-                        f"{night}: {report.model_version} {state}, "
-                        f"AUC {_fmt(report.record['model_roc_auc'])}, decisions by "
-                        f"{report.decision_policy}: {n:,} pairs ({time.perf_counter() - t:.1f}s)"
-                    )
+                publish(
+                    con, paths.home / "serving", end, f"{run_id}-{end:%Y%m%d}",
+                    report.decision_policy, decisions.arm_shares,
+                )  # fmt: skip
             finally:
                 con.close()
-            # the nights' listens are in the export already: their outcomes can be measured
-            _progress("outcomes of the nights' decisions (dbt) ...")
-            build_outcomes(paths, work, quiet=quiet)
-            lines.append(f"outcomes (dbt build --select {OUTCOME_SELECTOR}) done")
-        con = duckdb.connect(str(paths.warehouse), read_only=True)
-        try:
-            publish(
-                con, paths.home / "serving", end, f"{run_id}-{end:%Y%m%d}",
-                report.decision_policy, decisions.arm_shares,
-            )  # fmt: skip
-        finally:
-            con.close()
+            steps.append(("publish", time.perf_counter() - t))
+            _write_metrics(paths, steps, started, report)
+        except BaseException:
+            _write_metrics(paths, steps, started, None)
+            raise
     lines.append(f"published the night of {end}; total {time.perf_counter() - started:.1f}s")
     return "\n".join(lines)
+
+
+def _replay(
+    paths: Paths,
+    settings: TrainSettings,
+    nights: list[date],
+    run_id: str,
+    quiet: bool,
+    decisions: DecisionSettings,
+    lines: list[str],
+    steps: list[tuple[str, float]],
+) -> TrainReport:
+    """The backfill's writes, in one working copy: build, the nights in order, the outcomes."""
+    with working_copy(paths) as work:
+        t = time.perf_counter()
+        dbt_build(
+            paths, work, quiet=quiet, extra_vars={"decision_dates": [n.isoformat() for n in nights]}
+        )
+        steps.append(("dbt build", time.perf_counter() - t))
+        lines.append(f"dbt build (all nights' features) {steps[-1][1]:.1f}s")
+        t = time.perf_counter()
+        con = duckdb.connect(str(work))
+        try:
+            for night in nights:
+                _progress(f"night {night}: train, gate, decide ...")
+                started = time.perf_counter()
+                report = _model_for(con, paths, settings, night)
+                counts = decide(
+                    con, night, report.decision_policy, f"{run_id}-{night:%Y%m%d}", decisions
+                )
+                n = sum(v[0] for v in counts["arms"].values())
+                state = "promoted" if report.promoted else "not promoted"
+                if report.reused_for:
+                    state += f", reused from {report.record['decision_date']}"
+                lines.append(
+                    f"{night}: {report.model_version} {state}, "
+                    f"AUC {_fmt(report.record['model_roc_auc'])}, decisions by "
+                    f"{report.decision_policy}: {n:,} pairs ({time.perf_counter() - started:.1f}s)"
+                )
+        finally:
+            con.close()
+        steps.append(("nights", time.perf_counter() - t))
+        # the nights' listens are in the export already: their outcomes can be measured
+        _progress("outcomes of the nights' decisions (dbt) ...")
+        t = time.perf_counter()
+        build_outcomes(paths, work, quiet=quiet)
+        steps.append(("outcomes", time.perf_counter() - t))
+        lines.append(f"outcomes (dbt build --select {OUTCOME_SELECTOR}) done")
+    return report
 
 
 def _fmt(x: float | None) -> str:

@@ -322,3 +322,9 @@ def test_backfill_14_nights_on_the_real_export(tmp_path: Path):
     catalog = json.loads((wh.parent / "docs" / "catalog.json").read_text())
     assert "model.skipcache.fct_listens" in catalog["nodes"]
     assert "source.skipcache.decisions.cache_decisions" in catalog["sources"]
+    from prometheus_client.parser import text_string_to_metric_families
+
+    prom = (wh.parent / "metrics" / "skipcache.prom").read_text()
+    families = {f.name: f for f in text_string_to_metric_families(prom)}
+    assert families["skipcache_last_run_success"].samples[0].value == 1
+    assert all(name.startswith("skipcache_") for name in families)
