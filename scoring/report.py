@@ -197,7 +197,23 @@ def verdict(data: ReportData) -> list[str]:
     lines = []
     acc = data.comparison[data.comparison["metric"] == "accuracy"]
     model_vs = acc[acc["arm"] == "model"]
-    if len(model_vs):
+    hits = data.comparison[
+        (data.comparison["metric"] == "cache_hit_rate") & (data.comparison["arm"] == "model")
+    ]
+    if len(model_vs) and pd.isna(model_vs.iloc[0]["difference"]) and len(hits):
+        c, h = model_vs.iloc[0], hits.iloc[0]
+        lines.append(
+            f"**The decisions cannot be compared yet.** Over {c['nights']} nights "
+            f"({c['first_night']:%Y-%m-%d} to {c['last_night']:%Y-%m-%d}), "
+            f"{c['requests']:,} of the model arm's requests and {c['reference_requests']:,} of "
+            f"the {c['reference_arm']} arm's were answered by a pair decision: the candidate "
+            f"pairs did not include what the users went on to play. Every request was answered "
+            f"by the per-track defaults, which cached "
+            f"{100 * h['metric_value']:.1f}% (model arm) and "
+            f"{100 * h['reference_metric_value']:.1f}% ({h['reference_arm']} arm) of them. "
+            f"Widen the candidates (vars candidate_*) before reading an A/B result."
+        )
+    elif len(model_vs):
         c = model_vs.iloc[0]
         span = f"{c['nights']} nights ({c['first_night']:%Y-%m-%d} to {c['last_night']:%Y-%m-%d})"
         diff = f"{100 * c['difference']:+.1f} points"
@@ -219,12 +235,17 @@ def verdict(data: ReportData) -> list[str]:
             "**No A/B outcome yet.** No night with decisions has its listens loaded yet; the "
             "comparison appears once the next day's data is in (or after a backfill)."
         )
-    state = "passed" if m["promoted"] else "did not pass"
+    if m["promoted"]:
+        who = f"The model behind the last decisions, {m['model_version']}, passed"
+        then = ""
+    else:
+        who = f"The newest model, {m['model_version']}, did not pass"
+        then = f" The model arm decided with {m['decision_policy']} instead."
     lines.append(
-        f"The model behind the last decisions, {m['model_version']}, {state} the gate on its "
-        f"hold-out ({m['holdout_rows']:,} listens): AUC {m['model_roc_auc']:.3f} against "
-        f"{m['naive_roc_auc']:.3f} for the naive rule and {m['user_history_roc_auc']:.3f} for "
-        f"the user's past skip rate. Reason: {m['reason']}."
+        f"{who} the gate on its hold-out ({m['holdout_rows']:,} listens): AUC "
+        f"{m['model_roc_auc']:.3f} against {m['naive_roc_auc']:.3f} for the naive rule and "
+        f"{m['user_history_roc_auc']:.3f} for the user's past skip rate. Reason: "
+        f"{m['reason']}.{then}"
     )
     if m.get("seed_replica_accuracy") is not None:
         lines.append(
@@ -242,8 +263,10 @@ def _table(frame: pd.DataFrame, columns: list[str]) -> list[str]:
         cells = []
         for c in columns:
             v = r[c]
-            if isinstance(v, float):
-                cells.append("" if np.isnan(v) else f"{v:.3f}")
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                cells.append("")
+            elif isinstance(v, float):
+                cells.append(f"{v:.3f}")
             elif isinstance(v, pd.Timestamp):
                 cells.append(f"{v:%Y-%m-%d}")
             else:

@@ -1,4 +1,6 @@
-{#- One row per (arm, metric) for every arm but the reference arm (var('ab_reference_arm')):
+{#- One row per (arm, metric) for every arm but the reference arm (var('ab_reference_arm')),
+    among the arms with requests in the period (values null when a metric has no requests:
+    e.g. accuracy when no request was a candidate pair):
     the arm's value and the reference's over the nights from var('ab_start_date') to
     var('ab_end_date') (every night with outcomes when null), the difference and its 95%
     interval. Metrics are ratios of request counts (accuracy over covered requests, cache hit
@@ -76,13 +78,25 @@ residual_sums as (
 
 ),
 
+metric_arms as (
+
+    {%- for metric in metrics %}
+        select distinct
+            '{{ metric }}' as metric,
+            arm
+        from requests
+        {% if not loop.last %}union all{% endif %}
+    {%- endfor %}
+
+),
+
 variances as (
 
     select
-        per_arm.metric,
-        per_arm.arm,
-        per_arm.user_count,
-        per_arm.requests,
+        metric_arms.metric,
+        metric_arms.arm,
+        coalesce(per_arm.user_count, 0) as user_count,
+        coalesce(per_arm.requests, 0) as requests,
         per_arm.metric_value,
         case
             when per_arm.user_count > 1
@@ -90,9 +104,11 @@ variances as (
                     1.0 * per_arm.user_count / (per_arm.user_count - 1) * residual_sums.sum_of_squares
                     / (1.0 * per_arm.requests * per_arm.requests)
         end as variance
-    from per_arm
-    inner join residual_sums
-        on per_arm.metric = residual_sums.metric and per_arm.arm = residual_sums.arm
+    from metric_arms
+    left join per_arm
+        on metric_arms.metric = per_arm.metric and metric_arms.arm = per_arm.arm
+    left join residual_sums
+        on metric_arms.metric = residual_sums.metric and metric_arms.arm = residual_sums.arm
 
 ),
 
