@@ -1,7 +1,20 @@
-{% macro decision_dates() -%}
-    {#- The dates of var('decision_dates') (ISO strings; the nightly job and backfill pass them)
-        as a one-column relation `listen_date`; empty when none were given. -#}
+{% macro decision_date_list() -%}
+    {#- The nights to decide for, as ISO strings: var('decision_dates') when set (analysts:
+        dbt build --vars), else the comma-separated environment variable
+        SKIPCACHE_DECISION_DATES (the nightly job and backfill: unlike a changed var, a changed
+        environment variable lets dbt re-parse only the files that use it). -#}
     {%- set dates = var('decision_dates', []) -%}
+    {%- if not dates -%}
+        {%- set from_env = env_var('SKIPCACHE_DECISION_DATES', '') | trim -%}
+        {%- set dates = from_env.split(',') if from_env else [] -%}
+    {%- endif -%}
+    {{ return(dates | map('trim') | list) }}
+{%- endmacro %}
+
+{% macro decision_dates() -%}
+    {#- The dates of decision_date_list() as a one-column relation `listen_date`; empty when
+        none were given. -#}
+    {%- set dates = decision_date_list() -%}
     {%- if dates %}
         {%- for d in dates %}
             select cast('{{ d }}' as date) as listen_date

@@ -8,9 +8,10 @@ good warehouse as it was, and readers of the warehouse are never blocked by the 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -71,6 +72,7 @@ def dbt_build(
     database: Path,
     *,
     full_refresh: bool = False,
+    decision_dates: Sequence[date] = (),
     extra_vars: dict | None = None,
     quiet: bool = False,
 ) -> None:
@@ -84,6 +86,7 @@ def dbt_build(
         target_path=paths.dbt_target,
         log_path=paths.dbt_logs,
         variables=dbt_vars(paths.raw_dir, extra_vars),
+        decision_dates=decision_dates,
         quiet=quiet,
     )
 
@@ -125,12 +128,20 @@ def build(
     *,
     full_refresh: bool = False,
     quiet: bool = False,
+    decision_dates: Sequence[date] = (),
     extra_vars: dict | None = None,
 ) -> list[FileAccount]:
     """Build every model and test into a copy, then publish it as the warehouse."""
     rawfiles.discover(paths.raw_dir)  # before copying the warehouse: fail fast and cheap
     with working_copy(paths) as work:
-        dbt_build(paths, work, full_refresh=full_refresh, quiet=quiet, extra_vars=extra_vars)
+        dbt_build(
+            paths,
+            work,
+            full_refresh=full_refresh,
+            quiet=quiet,
+            decision_dates=decision_dates,
+            extra_vars=extra_vars,
+        )
     return accounting(paths.warehouse)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ class DbtError(Exception):
 
 
 def dbt_vars(raw_dir: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The vars of a run: the same from one night to the next, so that dbt can parse
+    partially (a changed var makes it parse the whole project again)."""
     return {"raw_dir": str(raw_dir), **(extra or {})}
 
 
@@ -27,10 +30,16 @@ def run_dbt(
     log_path: Path,
     variables: dict[str, Any],
     quiet: bool = False,
+    decision_dates: Sequence[date] = (),
 ) -> Any:
-    """Invoke `dbt <args>` on ``database``; raise DbtError naming the failed nodes."""
+    """Invoke `dbt <args>` on ``database``; raise DbtError naming the failed nodes.
+
+    The nights to decide for go in SKIPCACHE_DECISION_DATES (macro decision_date_list), always
+    set, so that a night's dates never linger into another invocation.
+    """
     os.environ.update(DBT_ENV)
     os.environ["SKIPCACHE_WAREHOUSE"] = str(database)
+    os.environ["SKIPCACHE_DECISION_DATES"] = ",".join(d.isoformat() for d in decision_dates)
     from dbt.cli.main import dbtRunner  # imported late: dbt is slow to import
 
     cli_args = [

@@ -83,13 +83,15 @@ def run_night(
     steps: list[tuple[str, float]] = []
     started = time.perf_counter()
     run_id = uuid.uuid4().hex[:12]
-    extra = {"decision_dates": [decision_date.isoformat()]} if decision_date else None
+    nights = [decision_date] if decision_date else []
     with writer_lock(paths.lock):
         try:
             with working_copy(paths) as work:
                 t = time.perf_counter()
                 _progress("dbt build (incremental) ...")
-                dbt_build(paths, work, quiet=quiet, extra_vars=extra, full_refresh=full_refresh)
+                dbt_build(
+                    paths, work, quiet=quiet, decision_dates=nights, full_refresh=full_refresh
+                )
                 steps.append(("dbt build", time.perf_counter() - t))
                 t = time.perf_counter()
                 con = duckdb.connect(str(work))
@@ -227,9 +229,7 @@ def _replay(
     """The backfill's writes, in one working copy: build, the nights in order, the outcomes."""
     with working_copy(paths) as work:
         t = time.perf_counter()
-        dbt_build(
-            paths, work, quiet=quiet, extra_vars={"decision_dates": [n.isoformat() for n in nights]}
-        )
+        dbt_build(paths, work, quiet=quiet, decision_dates=nights)
         steps.append(("dbt build", time.perf_counter() - t))
         lines.append(f"dbt build (all nights' features) {steps[-1][1]:.1f}s")
         t = time.perf_counter()
