@@ -69,6 +69,14 @@ def _write_metrics(
     metrics.write(paths.metrics, run)
 
 
+def _write_failure_metrics(paths: Paths, steps: list[tuple[str, float]], started: float) -> None:
+    """Record a failed run; never hide the run's own error behind a metrics error."""
+    try:
+        _write_metrics(paths, steps, started, None)
+    except Exception as exc:  # noqa: BLE001
+        _progress(f"could not write {paths.metrics / metrics.PROM_FILE}: {exc}")
+
+
 def run_night(
     paths: Paths,
     settings: TrainSettings,
@@ -127,7 +135,7 @@ def run_night(
                 _write_metrics(paths, steps, started, report)
         except BaseException:
             if not train_only:  # the collector sees the failure; the last success time stays
-                _write_metrics(paths, steps, started, None)
+                _write_failure_metrics(paths, steps, started)
             raise
     accounts = accounting(paths.warehouse)
     rec = report.record
@@ -210,7 +218,7 @@ def backfill(
             steps.append(("publish", time.perf_counter() - t))
             _write_metrics(paths, steps, started, report)
         except BaseException:
-            _write_metrics(paths, steps, started, None)
+            _write_failure_metrics(paths, steps, started)
             raise
     lines.append(f"published the night of {end}; total {time.perf_counter() - started:.1f}s")
     return "\n".join(lines)
