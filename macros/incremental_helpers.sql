@@ -69,33 +69,40 @@
     cast({{ dbt.dateadd('day', days, date_expression) }} as date)
 {%- endmacro %}
 
-{% macro changed_decision_nights(decided_at_column) -%}
-    {#- The nights an outcome model (re)computes on an incremental run: nights whose decisions
-        were written since this model stored them (compared by the night's decided_at, not by
-        clock, so a re-run night is picked up), and nights whose listens changed since. -#}
-    (
-        select arms.decision_date
-        from (
-            select
-                decision_date,
-                max(decided_at) as decided_at
-            from {{ source('decisions', 'user_arms') }}
-            group by decision_date
-        ) as arms
+{% macro decided_nights() -%}
+    {#- The nights with decisions that an outcome model computes, with the night's decided_at
+        (`night_decided_at`, which the model stores on its rows): every night on a full build;
+        on an incremental run the nights whose decisions were written since this model stored
+        them (compared by decided_at, not by clock, so a re-run night is picked up) and the
+        nights whose listens changed since. -#}
+    select
+        arms.decision_date,
+        arms.night_decided_at
+    from (
+        select
+            decision_date,
+            max(decided_at) as night_decided_at
+        from {{ source('decisions', 'user_arms') }}
+        group by decision_date
+    ) as arms
+    {%- if is_incremental() %}
         left join (
             select
                 decision_date,
-                max({{ decided_at_column }}) as decided_at
+                max(night_decided_at) as night_decided_at
             from {{ this }}
             group by decision_date
         ) as stored
             on arms.decision_date = stored.decision_date
-        where stored.decided_at is null or stored.decided_at <> arms.decided_at
-        union
-        select changed.listen_date
-        from {{ ref('fct_listens') }} as changed
-        where changed.loaded_at > {{ last_loaded_at() }}
-    )
+        where
+            stored.night_decided_at is null
+            or stored.night_decided_at <> arms.night_decided_at
+            or arms.decision_date in (
+                select changed.listen_date
+                from {{ ref('fct_listens') }} as changed
+                where changed.loaded_at > {{ last_loaded_at() }}
+            )
+    {%- endif %}
 {%- endmacro %}
 
 {% macro period_bound(var_name, default_date) -%}

@@ -13,14 +13,7 @@ arms as (
 
 nights as (
 
-    select
-        decision_date,
-        max(decided_at) as night_decided_at
-    from arms
-    {% if is_incremental() %}
-        where decision_date in {{ changed_decision_nights('night_decided_at') }}
-    {% endif %}
-    group by decision_date
+    {{ decided_nights() }}
 
 ),
 

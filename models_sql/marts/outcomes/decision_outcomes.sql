@@ -17,14 +17,7 @@ with
 
 nights as (
 
-    select
-        decision_date,
-        max(decided_at) as night_decided_at
-    from {{ source('decisions', 'user_arms') }}
-    {% if is_incremental() %}
-        where decision_date in {{ changed_decision_nights('night_decided_at') }}
-    {% endif %}
-    group by decision_date
+    {{ decided_nights() }}
 
 ),
 
