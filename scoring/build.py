@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from scoring import rawfiles
-from scoring.config import Paths, WarehouseMissingError
+from scoring.config import Paths
 from scoring.dbt_runner import dbt_vars, run_dbt
 
 
@@ -74,12 +74,16 @@ def dbt_build(
     full_refresh: bool = False,
     decision_dates: Sequence[date] = (),
     extra_vars: dict | None = None,
+    select: str | None = None,
     quiet: bool = False,
 ) -> None:
+    """`dbt build` (of `select` only, when given) on ``database``."""
     rawfiles.discover(paths.raw_dir)  # fail fast, naming the missing or unreadable file
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
+    if select:
+        args += ["--select", select]
     run_dbt(
         args,
         database=database,
@@ -97,24 +101,15 @@ OUTCOME_SELECTOR = "int_decision_requests+"
 
 def build_outcomes(paths: Paths, database: Path, *, quiet: bool = False) -> None:
     """Recompute the outcome models (decision_outcomes, A/B summaries) over new decisions."""
-    run_dbt(
-        ["build", "--select", OUTCOME_SELECTOR],
-        database=database,
-        target_path=paths.dbt_target,
-        log_path=paths.dbt_logs,
-        variables=dbt_vars(paths.raw_dir),
-        quiet=quiet,
-    )
+    dbt_build(paths, database, select=OUTCOME_SELECTOR, quiet=quiet)
 
 
 def generate_docs(paths: Paths, *, quiet: bool = False) -> Path:
     """dbt docs (offline: static_index.html embeds manifest and catalog) into docs/ beside the
     warehouse. The catalog is read from the warehouse itself, so the caller holds the lock."""
-    if not paths.warehouse.exists():
-        raise WarehouseMissingError(f"{paths.warehouse}: no warehouse there; run a build first")
     run_dbt(
         ["docs", "generate", "--static"],
-        database=paths.warehouse,
+        database=paths.require_warehouse(),
         target_path=paths.docs,
         log_path=paths.dbt_logs,
         variables=dbt_vars(paths.raw_dir),

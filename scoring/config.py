@@ -35,6 +35,12 @@ class Paths:
     raw_dir: Path
     warehouse: Path
 
+    def require_warehouse(self) -> Path:
+        """The warehouse file, for a command that only reads it; a clear error when absent."""
+        if not self.warehouse.exists():
+            raise WarehouseMissingError(f"{self.warehouse}: no warehouse there; run a build first")
+        return self.warehouse
+
     @property
     def home(self) -> Path:
         return self.warehouse.parent

@@ -28,7 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from sklearn.calibration import calibration_curve  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
-from scoring.config import Paths, WarehouseMissingError  # noqa: E402
+from scoring.config import Paths  # noqa: E402
 
 
 class ReportError(Exception):
@@ -276,9 +276,7 @@ def _table(frame: pd.DataFrame, columns: list[str]) -> list[str]:
 
 
 def write_report(paths: Paths) -> Path:
-    if not paths.warehouse.exists():
-        raise WarehouseMissingError(f"{paths.warehouse}: no warehouse there; run a build first")
-    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    con = duckdb.connect(str(paths.require_warehouse()), read_only=True)
     try:
         data = load(con)
     finally:
