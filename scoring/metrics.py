@@ -123,22 +123,18 @@ def warehouse_metrics(con: duckdb.DuckDBPyConnection, record: dict, decision_dat
         ("cache_candidates", "marts.cache_candidates"),
     ]:
         rows.add(con.execute(f"select count(*) from {table}").fetchall()[0][0], stage=stage)
-    rows.add(
-        con.execute(
-            "select sum(rows_staged) from marts.raw_file_accounting where entity = 'sessions'"
-        ).fetchall()[0][0],
-        stage="sessions_staged",
-    )
     read = Metric("skipcache_raw_lines_read", "Lines read from the raw files, per entity.")
     quarantined = Metric(
         "skipcache_quarantined_lines", "Raw lines quarantined (not staged), per entity."
     )
-    for entity, n_read, n_bad in con.execute(
-        "select entity, sum(lines_read), sum(rows_quarantined) from marts.raw_file_accounting "
-        "group by entity order by entity"
+    for entity, n_read, n_staged, n_bad in con.execute(
+        "select entity, sum(lines_read), sum(rows_staged), sum(rows_quarantined) "
+        "from marts.raw_file_accounting group by entity order by entity"
     ).fetchall():
         read.add(n_read, entity=entity)
         quarantined.add(n_bad, entity=entity)
+        if entity == "sessions":
+            rows.add(n_staged, stage="sessions_staged")
     auc = Metric("skipcache_holdout_auc", "Hold-out ROC AUC of the night's model and baselines.")
     accuracy = Metric("skipcache_holdout_accuracy", "Hold-out accuracy at p_play >= 0.5.")
     for policy in ("model", "naive", "constant", "user_history"):
