@@ -61,7 +61,7 @@
 
 {% macro quarantine_raw_line() -%}
     {#- The raw line kept for quarantined rows only (the good ones are in their typed columns). -#}
-    case when quarantine_reason is not null then coalesce(line_text, {{ escaped_raw_line('raw_bytes') }}) end
+    case when quarantine_reason is not null then coalesce({{ strip_line_ending('line_text') }}, {{ escaped_raw_line('raw_bytes') }}) end
 {%- endmacro %}
 
 {% macro first_occurrence_reason(reason, key, duplicate_reason) -%}

@@ -2,10 +2,37 @@
     The features of (user, track, feature date) requests, as known before the feature date.
     One definition serves training (requests = listens, training_examples) and nightly scoring
     (requests = candidate pairs, scoring_features), so both see exactly the same features.
-    `requests` is a relation with request_id, user_id, track_id, feature_date. Entities with no
-    history before the date (cold start) get zero counts and the global prior rates.
-    Portable SQL (no DuckDB-only syntax).
+    `requests` is a relation with a unique request_id, user_id, track_id and feature_date; its
+    columns pass through to the result, so a caller needs no join back to its requests. Entities
+    with no history before the date (cold start) get zero counts and the global prior rates.
+    Portable SQL, except for the request numbering below, which is dispatched per adapter.
 -#}
+
+{#- An integer per request, to group and join the per-genre rows by instead of request_id (a
+    string of up to 40 characters, slower to hash and compare). Any
+    engine: ordered by request_id. DuckDB: in arrival order, which is safe because the CTE that
+    numbers the requests is materialized (computed once for its two consumers). -#}
+{% macro request_key() -%}
+    {{ return(adapter.dispatch('request_key')()) }}
+{%- endmacro %}
+
+{% macro default__request_key() -%}
+    row_number() over (order by request_id)
+{%- endmacro %}
+
+{% macro duckdb__request_key() -%}
+    row_number() over ()
+{%- endmacro %}
+
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}{%- endmacro %}
+
+{% macro duckdb__materialized_cte() -%}
+    materialized
+{%- endmacro %}
 
 {% macro feature_columns() -%}
     {%- set cols = [
@@ -36,6 +63,15 @@
     {%- set windows = var('feature_windows_days') -%}
     {%- set cold_days = var('days_since_last_listen_cold_start') -%}
     with
+
+    numbered_requests as {{ materialized_cte() }} (
+
+        select
+            *,
+            {{ request_key() }} as request_key
+        from {{ requests }}
+
+    ),
 
     user_features as (
 
@@ -88,14 +124,14 @@
     request_genres as (
 
         select
-            requests.request_id,
+            requests.request_key,
             cast(sum(case when favourite_genres.genre is not null then 1 else 0 end) as bigint)
                 as favourite_genre_matches,
             cast(coalesce(sum(user_genre_features.user_genre_listens_before), 0) as bigint)
                 as user_genre_listens_before,
             cast(coalesce(sum(user_genre_features.user_genre_skips_before), 0) as bigint)
                 as user_genre_skips_before
-        from {{ requests }} as requests
+        from numbered_requests as requests
         inner join tracks
             on requests.track_id = tracks.track_id
         inner join artist_genres
@@ -109,17 +145,14 @@
                 requests.user_id = user_genre_features.user_id
                 and artist_genres.genre = user_genre_features.genre
                 and requests.feature_date = user_genre_features.feature_date
-        group by requests.request_id
+        group by requests.request_key
 
     ),
 
     joined as (
 
         select
-            requests.request_id,
-            requests.user_id,
-            requests.track_id,
-            requests.feature_date,
+            requests.*,
             global_features.global_skip_rate,
             global_features.global_like_rate,
             coalesce(user_features.user_listens_before, 0) as user_listens_before,
@@ -166,7 +199,7 @@
             coalesce(request_genres.favourite_genre_matches, 0) as favourite_genre_matches,
             coalesce(request_genres.user_genre_listens_before, 0) as user_genre_listens_before,
             coalesce(request_genres.user_genre_skips_before, 0) as user_genre_skips_before
-        from {{ requests }} as requests
+        from numbered_requests as requests
         inner join global_features
             on requests.feature_date = global_features.feature_date
         left join user_features
@@ -182,7 +215,7 @@
         left join tracks
             on requests.track_id = tracks.track_id
         left join request_genres
-            on requests.request_id = request_genres.request_id
+            on requests.request_key = request_genres.request_key
 
     )
 

