@@ -35,7 +35,7 @@ typed as (
         {{ json_text('event_type_json') }} as event_type_raw,
         spellings.event_type
     from fields
-    {#- the usual spellings are matched without a regular expression per line (0.5 s on 4.7 M) #}
+    -- the usual spellings are matched without a regular expression per line (0.5 s on 4.7 M)
     left join spellings
         on
             case fields.event_type_json
