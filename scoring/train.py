@@ -61,11 +61,16 @@ def default_decision_date(con: duckdb.DuckDBPyConnection) -> date:
     return latest_listen_date(con) + timedelta(days=1)
 
 
+#: Settings of when and how fast training runs, which cannot change the model it gives.
+NOT_IN_VERSION = ("retrain_every_days", "search_threads")
+
+
 def _version(d: date, w: Windows, s: TrainSettings, frame: pd.DataFrame) -> str:
+    settings = {k: v for k, v in asdict(s).items() if k not in NOT_IN_VERSION}
     fingerprint = json.dumps(
         {
             "windows": asdict(w),
-            "settings": asdict(s),
+            "settings": settings,
             "features": FEATURES,
             "rows": len(frame),
             "skips": int(frame["is_skipped"].sum()),

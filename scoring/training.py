@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import duckdb
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
@@ -156,12 +157,19 @@ def choose_hyperparameters(
             s.c_grid[len(s.c_grid) // 2], None, "too few rows for validation: middle C, no weights"
         )
     x_inner, y_inner = _recent(x[inner], y[inner], s.max_search_rows)
-    scores = []
-    for c in s.c_grid:
-        for cw in s.class_weights:
-            model = make_pipeline(c, cw, s.seed).fit(x_inner, y_inner)
-            auc = roc_auc_score(y[valid], model.decision_function(x[valid]))
-            scores.append({"c": c, "class_weight": cw, "validation_auc": float(auc)})
+    grid = [(c, cw) for c in s.c_grid for cw in s.class_weights]
+
+    def validation_auc(c: float, cw: str | None) -> float:
+        model = make_pipeline(c, cw, s.seed).fit(x_inner, y_inner)
+        return float(roc_auc_score(y[valid], model.decision_function(x[valid])))
+
+    aucs = Parallel(n_jobs=max(1, s.search_threads), prefer="threads")(
+        delayed(validation_auc)(c, cw) for c, cw in grid
+    )
+    scores = [
+        {"c": c, "class_weight": cw, "validation_auc": auc}
+        for (c, cw), auc in zip(grid, aucs, strict=True)
+    ]
     best = max(r["validation_auc"] for r in scores)
     near = [r for r in scores if r["validation_auc"] >= best - 0.002]
     near.sort(key=lambda r: (r["class_weight"] is not None, r["c"]))

@@ -16,7 +16,7 @@ from scoring import evaluation
 from scoring.config import TrainSettings, resolve_paths
 from scoring.generate import GenerateOptions, generate
 from scoring.nightly import run_night
-from scoring.training import Windows, fit_sigmoid, sigmoid
+from scoring.training import Windows, choose_hyperparameters, fit_sigmoid, sigmoid
 
 
 def test_windows_are_ordered_and_disjoint():
@@ -63,6 +63,21 @@ def test_sigmoid_fit_recovers_the_calibration():
     y = (rng.random(20000) < sigmoid(1.5 * margin - 0.5)).astype(int)
     a, b = fit_sigmoid(margin, y)
     assert a == pytest.approx(1.5, abs=0.1) and b == pytest.approx(-0.5, abs=0.1)
+
+
+def test_search_in_threads_scores_and_picks_as_one_thread_does():
+    rng = np.random.default_rng(3)
+    n = 3000
+    x = rng.normal(size=(n, 5))
+    y = (x[:, 0] - 0.5 * x[:, 1] + rng.normal(0, 1, n) > 0).astype(int)
+    w = Windows.for_date(date(2024, 3, 1), TrainSettings())
+    days = (w.calibration_start - w.validation_start).days * 2
+    dates = np.datetime64(w.calibration_start) - np.sort(rng.integers(1, days, n))[::-1]
+    one, two = (
+        choose_hyperparameters(x, y, dates, w, TrainSettings(search_threads=k)) for k in (1, 2)
+    )
+    assert len(one.scores) == 6 and one.scores == two.scores
+    assert (one.c, one.class_weight) == (two.c, two.class_weight)
 
 
 def _train(raw: Path, wh: Path, **settings) -> dict:
