@@ -9,9 +9,9 @@
 -#}
 
 {#- An integer per request, to group and join the per-genre rows by instead of request_id (a
-    string of up to 40 characters, slower to hash and compare). Any
-    engine: ordered by request_id. DuckDB: in arrival order, which is safe because the CTE that
-    numbers the requests is materialized (computed once for its two consumers). -#}
+    string of up to 40 characters, slower to hash and compare). Any engine: ordered by
+    request_id. DuckDB: in arrival order, which is safe because the CTE that numbers the
+    requests is materialized (computed once for its two consumers). -#}
 {% macro request_key() -%}
     {{ return(adapter.dispatch('request_key')()) }}
 {%- endmacro %}
