@@ -77,6 +77,28 @@ def _write_failure_metrics(paths: Paths, steps: list[tuple[str, float]], started
         _progress(f"could not write {paths.metrics / metrics.PROM_FILE}: {exc}")
 
 
+def _publish(
+    paths: Paths,
+    night: date,
+    run_id: str,
+    report: TrainReport,
+    decisions: DecisionSettings,
+    steps: list[tuple[str, float]],
+) -> dict:
+    """Publish the committed warehouse's decisions of ``night`` as the serving snapshot."""
+    t = time.perf_counter()
+    con = duckdb.connect(str(paths.warehouse), read_only=True)
+    try:
+        manifest = publish(
+            con, paths.home / "serving", night, run_id, report.decision_policy,
+            decisions.arm_shares,
+        )  # fmt: skip
+    finally:
+        con.close()
+    steps.append(("publish", time.perf_counter() - t))
+    return manifest
+
+
 def run_night(
     paths: Paths,
     settings: TrainSettings,
@@ -118,20 +140,7 @@ def run_night(
             if not train_only:
                 # the decisions are committed (the warehouse was replaced): now publish them
                 _progress("publish the snapshot ...")
-                t = time.perf_counter()
-                con = duckdb.connect(str(paths.warehouse), read_only=True)
-                try:
-                    manifest = publish(
-                        con,
-                        paths.home / "serving",
-                        d,
-                        run_id,
-                        report.decision_policy,
-                        decisions.arm_shares,
-                    )
-                finally:
-                    con.close()
-                steps.append(("publish", time.perf_counter() - t))
+                manifest = _publish(paths, d, run_id, report, decisions, steps)
                 _write_metrics(paths, steps, started, report)
         except BaseException:
             if not train_only:  # the collector sees the failure; the last success time stays
@@ -206,16 +215,7 @@ def backfill(
     with writer_lock(paths.lock):
         try:
             report = _replay(paths, settings, nights, run_id, quiet, decisions, lines, steps)
-            t = time.perf_counter()
-            con = duckdb.connect(str(paths.warehouse), read_only=True)
-            try:
-                publish(
-                    con, paths.home / "serving", end, f"{run_id}-{end:%Y%m%d}",
-                    report.decision_policy, decisions.arm_shares,
-                )  # fmt: skip
-            finally:
-                con.close()
-            steps.append(("publish", time.perf_counter() - t))
+            _publish(paths, end, f"{run_id}-{end:%Y%m%d}", report, decisions, steps)
             _write_metrics(paths, steps, started, report)
         except BaseException:
             _write_failure_metrics(paths, steps, started)
