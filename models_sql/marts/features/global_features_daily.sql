@@ -40,18 +40,11 @@ spine as (
         from daily
         union all
         select
-            {{ add_days(1, 'max(listen_date)') }} as listen_date,
-            0 as listens,
-            0 as skips,
-            0 as likes
-        from daily
-        union all
-        select
             listen_date,
             0 as listens,
             0 as skips,
             0 as likes
-        from ({{ decision_dates() }}) as requested
+        from ({{ spine_dates('daily') }}) as spine_days
     ) as spined
     group by listen_date
 
