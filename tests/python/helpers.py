@@ -161,3 +161,22 @@ def assert_summary_matches(warehouse: Path) -> int:
                     row["decision_date"], row["arm"], col, got, exp,
                 )  # fmt: skip
     return len(actual)
+
+
+def promtool(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """Run `promtool ARGS` (Debian package prometheus); skip when it is not installed."""
+    exe = shutil.which("promtool")
+    if exe is None:
+        pytest.skip("promtool is absent (apt-get install prometheus; .ci/run installs it in CI)")
+    return subprocess.run(
+        [exe, *args], input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def promtool_check(text: str) -> str:
+    """Assert that `promtool check metrics` accepts this exposition text (lint included: HELP
+    and TYPE, counters ending in _total, base units); return promtool's output."""
+    proc = promtool("check", "metrics", stdin=text)
+    output = (proc.stdout + proc.stderr).strip()
+    assert proc.returncode == 0, f"promtool check metrics exited {proc.returncode}:\n{output}"
+    return output
