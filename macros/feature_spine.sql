@@ -117,3 +117,14 @@
     group by {% for k in keys %}entities.{{ k }}, {% endfor %}spine.listen_date
     having max(case when earlier.listen_date = spine.listen_date then 1 else 0 end) = 0
 {%- endmacro %}
+
+{% macro decision_nights(listens) -%}
+    {#- The nights to decide for, as a one-column relation `decision_date`: the requested
+        decision dates (macro decision_date_list), else the day after the last listen of
+        `listens` (a relation with listen_date). -#}
+    {% if decision_date_list() %}
+        select listen_date as decision_date from ({{ decision_dates() }}) as requested
+    {% else %}
+        select {{ add_days(1, 'max(listen_date)') }} as decision_date from {{ listens }}
+    {% endif %}
+{%- endmacro %}

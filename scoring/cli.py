@@ -20,7 +20,9 @@ def _add_paths(p: argparse.ArgumentParser, raw: bool = True) -> None:
 
 def _add_decision_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "--threshold", type=float, default=0.5, help="cache when p_play >= this (default 0.5)"
+        "--threshold",
+        type=float,
+        help="cache when p_play >= this (default 0.5, env SKIPCACHE_THRESHOLD)",
     )
     p.add_argument(
         "--arms",
@@ -30,16 +32,11 @@ def _add_decision_flags(p: argparse.ArgumentParser) -> None:
 
 
 def _decision_settings(args: argparse.Namespace):
-    from scoring.decide import DecisionSettings, SettingsError
+    from scoring.config import DEFAULT_THRESHOLD
+    from scoring.policy import DecisionSettings, parse_arm_shares
 
-    shares = {}
-    for part in args.arms.split(","):
-        name, _, share = part.partition("=")
-        try:
-            shares[name.strip()] = float(share)
-        except ValueError:
-            raise SettingsError(f"--arms: {part!r} is not name=share") from None
-    return DecisionSettings(threshold=args.threshold, arm_shares=shares)
+    threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
+    return DecisionSettings(threshold=threshold, arm_shares=parse_arm_shares(args.arms))
 
 
 def _add_retrain_flag(p: argparse.ArgumentParser) -> None:
@@ -97,6 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--preset", choices=["tiny", "demo", "v2"], help="generate (default v2)")
     source.add_argument("--raw-dir", help="benchmark this export instead of a generated one")
     p.add_argument("--out", help="work folder, emptied first (default build/bench)")
+
+    p = sub.add_parser("serve", help="the cache service: HTTP answers for any (user, track)")
+    _add_paths(p, raw=False)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
 
     p = sub.add_parser("lookup", help="the published decision for one (user, track)")
     _add_paths(p, raw=False)
@@ -228,6 +231,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "lookup":
         return _lookup(paths, args)
+    if args.command == "serve":
+        return _serve(paths, args)
     if args.command == "report":
         from scoring.report import write_report
 
@@ -245,6 +250,31 @@ def _dispatch(args: argparse.Namespace) -> int:
     raise AssertionError(args.command)
 
 
+def _serve(paths, args: argparse.Namespace) -> int:
+    import os
+    import shutil
+    import tempfile
+
+    if args.workers < 1:
+        raise ValueError("--workers must be at least 1")
+    if args.workers > 1:  # the workers' metrics are summed from files (prometheus_client)
+        metrics_dir = tempfile.mkdtemp(prefix="skipcache-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    from scoring.service import serve
+
+    print(
+        f"serving {paths.home / 'serving'} on http://{args.host}:{args.port} "
+        f"({args.workers} worker{'s' if args.workers > 1 else ''}); docs at /docs",
+        flush=True,
+    )
+    try:
+        serve(str(paths.warehouse), args.host, args.port, args.workers)
+    finally:
+        if args.workers > 1:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
 def _lookup(paths, args: argparse.Namespace) -> int:
     import json
 
@@ -255,17 +285,6 @@ def _lookup(paths, args: argparse.Namespace) -> int:
         print(f"no published snapshot under {paths.home / 'serving'}: run skipcache nightly first")
         return 2
     answer = reader.lookup(args.user, args.track)
-    if answer is None:
-        text = (
-            f"track {args.track} is not in the snapshot of {reader.manifest['decision_date']}: "
-            "unknown track, no decision (do not cache)"
-        )
-        print(
-            json.dumps({"track_id": args.track, "known": False, "should_cache": False})
-            if args.json
-            else text
-        )
-        return 0
     if args.json:
         print(json.dumps(answer.as_dict()))
     else:

@@ -15,6 +15,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW_DIR = PROJECT_ROOT / "data" / "raw" / "demo"
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "skipcache.duckdb"
 
+# Cache when p_play >= this (scoring/policy.py explains the cost model behind 0.5); the nightly
+# job's --threshold overrides it, and the snapshot carries the night's value to the service.
+DEFAULT_THRESHOLD = float(os.environ.get("SKIPCACHE_THRESHOLD") or 0.5)
+
 # dbt must never try the network.
 DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
 
@@ -58,6 +62,11 @@ class Paths:
     def metrics(self) -> Path:
         """node_exporter textfile-collector folder: skipcache.prom."""
         return self.home / "metrics"
+
+    @property
+    def served_log(self) -> Path:
+        """The cache service's served-answer log: one ``<UTC date>.jsonl`` per day."""
+        return self.home / "serving" / "requests"
 
     @property
     def reports(self) -> Path:

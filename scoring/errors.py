@@ -2,10 +2,11 @@
 
 from scoring.config import WarehouseMissingError
 from scoring.dbt_runner import DbtError
-from scoring.decide import SettingsError
 from scoring.lock import WarehouseBusyError
+from scoring.policy import SettingsError
 from scoring.rawfiles import RawInputError
 from scoring.report import ReportError
+from scoring.serving import SnapshotError
 from scoring.training import TrainingDataError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
@@ -16,4 +17,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     TrainingDataError,
     WarehouseMissingError,
     ReportError,
+    SnapshotError,
 )

@@ -23,8 +23,9 @@ from scoring.build import (
     working_copy,
 )
 from scoring.config import Paths, TrainSettings
-from scoring.decide import DecisionSettings, SettingsError, decide
+from scoring.decide import decide
 from scoring.lock import writer_lock
+from scoring.policy import DecisionSettings, SettingsError
 from scoring.serving import publish
 from scoring.train import TrainReport, reuse_recent, train
 
@@ -91,7 +92,7 @@ def _publish(
     try:
         manifest = publish(
             con, paths.home / "serving", night, run_id, report.decision_policy,
-            decisions.arm_shares,
+            decisions.arm_shares, decisions.threshold, report.model_version,
         )  # fmt: skip
     finally:
         con.close()

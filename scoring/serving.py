@@ -1,27 +1,53 @@
-"""The published snapshot for the cache service, and the reader it uses.
+"""The published snapshot for the cache service: what it holds, how it is written and read.
 
-After the night's decisions commit, `publish` writes the night's pair decisions and per-track
-defaults to Parquet under serving/ beside the warehouse: each file through a temporary name and
-an atomic rename, then manifest.json (files, row counts, sha256, decision date, run id, model
-version, arm shares) the same way. A reader only follows the manifest, so it never sees a
-half-written night, and never opens the DuckDB file that the nightly job holds for writing.
+After the night's decisions commit, `publish` writes to Parquet under serving/ beside the
+warehouse:
+- `decisions`: the night's candidate pairs (the prefetch list) with their decisions;
+- `track_defaults`: the per-track defaults (the outcome models' answer for other pairs);
+- `users`, `tracks`, `user_genres`: the per-user and per-track parts of the policy's margin
+  and the user x genre rows, from the marts.service_* models, so that the service computes
+  for any (user, track) exactly the p_play SQL scoring gives the same pair (see `Snapshot`);
+each file through a temporary name and an atomic rename, then manifest.json the same way
+(files with row counts and sha256, decision date, policy, threshold, arm shares, and the
+`scoring` block: intercept, calibration, the pair features' weights and the cold-start parts).
+A reader only follows the manifest, so it never sees a half-written night, and never opens
+the DuckDB file that the nightly job holds for writing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scoring.decide import arm_of
+from scoring import policy
+from scoring.policy import arm_of
 
 MANIFEST = "manifest.json"
+#: the snapshot layout; a reader refuses a manifest of another format
+FORMAT = 2
+#: features that belong to the pair (user x the track's genres), not to the user or the track
+PAIR_FEATURES = (
+    "is_favourite_genre",
+    "favourite_genre_matches",
+    "user_genre_listens_before",
+    "user_genre_skip_rate",
+)
+
+
+class SnapshotError(Exception):
+    """A snapshot that cannot be served: missing, unreadable or inconsistent files."""
 
 
 def _sha256(path: Path) -> str:
@@ -41,42 +67,163 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _part_of(feature: str) -> str:
+    """Which part of the margin a model feature belongs to."""
+    if feature in PAIR_FEATURES:
+        return "pair"
+    if feature.startswith("global_"):
+        return "global"
+    if feature.startswith("user_"):
+        return "user"
+    if feature.startswith("track_"):
+        return "track"
+    raise SnapshotError(f"feature {feature}: not a user, track, pair or global feature")
+
+
+def _prepared(values: pd.Series, transform: str, impute: float) -> np.ndarray:
+    """The feature as the SQL expression prepares it: ln(1 + max(x, 0)) for counts, 0/1 for
+    booleans, the imputed value where it is unknown."""
+    x = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    if transform == "log1p":
+        x = np.log(1.0 + np.maximum(x, 0.0))
+    return np.where(np.isnan(x), impute, x)
+
+
+def _linear_part(frame: pd.DataFrame, weights: pd.DataFrame) -> np.ndarray:
+    """Sum over `weights` rows of weight * (x - center) / scale, per row of `frame`."""
+    total = np.zeros(len(frame))
+    for w in weights.itertuples():
+        x = _prepared(frame[w.feature], w.transform, w.impute_value)
+        total += w.weight * (x - w.center) / w.scale
+    return total
+
+
+def scoring_block(con: duckdb.DuckDBPyConnection, decision_date: date, decision_policy: str):
+    """The night's per-user and per-track tables and the manifest's `scoring` block."""
+    day = [decision_date]
+    cold = con.execute("select * from marts.service_cold_start where decision_date = ?", day).df()
+    users = con.execute(
+        "select * from marts.service_user_features where decision_date = ? order by user_id", day
+    ).df()
+    tracks = con.execute(
+        "select * from marts.service_track_features where decision_date = ? order by track_id",
+        day,
+    ).df()
+    if len(cold) != 1:
+        raise SnapshotError(f"marts.service_cold_start has no row for {decision_date}")
+    block = {
+        "policy": decision_policy,
+        "global_skip_rate": float(cold["global_skip_rate"].iloc[0]),
+        "cold_user_skip_rate": float(cold["user_skip_rate"].iloc[0]),
+        "skip_rate_prior_weight": float(cold["skip_rate_prior_weight"].iloc[0]),
+    }
+    user_part = np.zeros(len(users))
+    track_part = np.zeros(len(tracks))
+    if policy.is_model(decision_policy):
+        weights = con.execute(
+            "select feature, transform, impute_value, center, scale, weight "
+            "from ml.model_weights where model_version = ? order by feature_position",
+            [decision_policy],
+        ).df()
+        cal = con.execute(
+            "select svc_intercept, sigmoid_a, sigmoid_b from ml.model_calibration "
+            "where model_version = ?",
+            [decision_policy],
+        ).fetchall()
+        if weights.empty or not cal:
+            raise SnapshotError(f"no exported weights for model {decision_policy}")
+        part = weights["feature"].map(_part_of)
+        by_part = {name: weights[part == name] for name in ("user", "track", "pair", "global")}
+        user_part = _linear_part(users, by_part["user"])
+        track_part = _linear_part(tracks, by_part["track"])
+        block.update(
+            intercept=cal[0][0],
+            sigmoid_a=cal[0][1],
+            sigmoid_b=cal[0][2],
+            global_part=float(_linear_part(cold, by_part["global"])[0]),
+            cold_user_part=float(_linear_part(cold, by_part["user"])[0]),
+            cold_track_part=float(_linear_part(cold, by_part["track"])[0]),
+            pair_features=[
+                {k: getattr(w, k) for k in ("feature", "transform", "impute_value", "center",
+                                            "scale", "weight")}
+                for w in by_part["pair"].itertuples()
+            ],
+        )  # fmt: skip
+    users_table = pa.table(
+        {
+            "user_id": pa.array(users["user_id"], pa.int64()),
+            "user_part": pa.array(user_part, pa.float64()),
+            "user_skip_rate": pa.array(users["user_skip_rate"], pa.float64()),
+        }
+    )
+    genres = con.execute(
+        "select track_id, list(genre order by genre) as genres "
+        "from marts.service_track_genres group by track_id"
+    ).df()
+    genre_lists = dict(zip(genres["track_id"], genres["genres"], strict=True))
+    tracks_table = pa.table(
+        {
+            "track_id": pa.array(tracks["track_id"], pa.string()),
+            "track_part": pa.array(track_part, pa.float64()),
+            "genres": pa.array(
+                [list(genre_lists.get(t, [])) for t in tracks["track_id"]], pa.list_(pa.string())
+            ),
+        }
+    )
+    return users_table, tracks_table, block
+
+
 def publish(
     con: duckdb.DuckDBPyConnection,
     serving: Path,
     decision_date: date,
     run_id: str,
-    model_version: str,
+    decision_policy: str,
     arm_shares: dict[str, float],
+    threshold: float = policy.DecisionSettings().threshold,
+    model_version: str | None = None,
 ) -> dict:
     """Write the night's snapshot and switch the manifest to it; return the manifest."""
     serving.mkdir(parents=True, exist_ok=True)
     tag = f"{decision_date:%Y-%m-%d}_{run_id}"
-    queries = {
-        "decisions": (
+    day = f"date '{decision_date.isoformat()}'"
+    users, tracks, block = scoring_block(con, decision_date, decision_policy)
+    tables = {
+        "decisions": con.sql(
             "select user_id, track_id, arm, p_play, should_cache, model_version "
-            "from decisions.cache_decisions where decision_date = {day} order by user_id, track_id"
-        ),
-        "track_defaults": (
+            f"from decisions.cache_decisions where decision_date = {day} order by user_id, track_id"
+        ).to_arrow_table(),
+        "track_defaults": con.sql(
             "select track_id, p_play, should_cache, model_version "
-            "from decisions.track_default_decisions where decision_date = {day} order by track_id"
-        ),
+            f"from decisions.track_default_decisions where decision_date = {day} order by track_id"
+        ).to_arrow_table(),
+        "users": users,
+        "tracks": tracks,
+        "user_genres": con.sql(
+            "select user_id, genre, user_genre_listens_before, user_genre_skips_before, "
+            "is_favourite_genre from marts.service_user_genres "
+            f"where decision_date = {day} order by user_id, genre"
+        ).to_arrow_table(),
     }
     files = {}
-    for kind, query in queries.items():
+    for kind, table in tables.items():
         name = f"{kind}_{tag}.parquet"
         tmp = serving / f".{name}.tmp-{os.getpid()}"
-        table = con.sql(query.format(day=f"date '{decision_date.isoformat()}'")).to_arrow_table()
         pq.write_table(table, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, serving / name)
         files[kind] = {"file": name, "row_count": table.num_rows, "sha256": _sha256(serving / name)}
     manifest = {
+        "format": FORMAT,
         "decision_date": decision_date.isoformat(),
         "run_id": run_id,
-        "model_version": model_version,
+        "model_version": model_version or decision_policy,
+        "decision_policy": decision_policy,
+        "threshold": float(threshold),
         "arm_shares": arm_shares,
+        "published_at": time.time(),
+        "scoring": block,
         "files": files,
         "row_count": sum(f["row_count"] for f in files.values()),
     }
@@ -98,81 +245,217 @@ def read_manifest(serving: Path) -> dict | None:
         return None
 
 
+def manifest_stamp(serving: Path) -> tuple[int, int] | None:
+    """(mtime, inode) of the manifest: a new night's manifest is a new file (atomic rename)."""
+    try:
+        st = (Path(serving) / MANIFEST).stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_mtime_ns, st.st_ino)
+
+
 @dataclass(frozen=True)
 class Answer:
+    """One answer to "cache this track for this user?" (the service's JSON, less the pair)."""
+
+    prediction: str  # PLAY / SKIP: p_play against the threshold, as the seed's model said
     should_cache: bool
     p_play: float
+    policy: str  # the rule that answered: a model version, a baseline, or naive-rule
     arm: str | None
-    model_version: str
+    model_version: str  # the night's model (the snapshot's)
     decision_date: str
-    source: str  # "pair" or "track_default"
+    source: str  # pair | model | cold_start | track_default
 
     def as_dict(self) -> dict:
         return self.__dict__.copy()
 
 
-class SnapshotReader:
-    """Answers (user, track) from the published snapshot; reloads when the manifest changes."""
+class Snapshot:
+    """One night's published snapshot in memory; answers any (user, track) in microseconds.
+
+    A pair that was a candidate of the night is answered by its own nightly row (`pair`), as
+    long as the arm asked for is the row's arm. Any other pair is computed from the parts: the
+    margin of the linear model is intercept + global part + the user's part + the track's part
+    + the pair features (favourite-genre matches and the user's history on the track's genres,
+    summed over the track's genres as request_features sums them), then the calibration's
+    sigmoid; an unknown user or track takes the cold-start part (`cold_start`). Immutable once
+    loaded: the service swaps a whole Snapshot in with one reference assignment.
+    """
 
     def __init__(self, serving: Path) -> None:
         self.serving = Path(serving)
-        self._stamp: tuple[int, int] | None = None
-        self.manifest: dict | None = None
-        self._pairs: dict[tuple[int, str], tuple[bool, float, str, str]] = {}
-        self._defaults: dict[str, tuple[bool, float, str]] = {}
-        self.reload()
-
-    def _manifest_stamp(self) -> tuple[int, int] | None:
-        try:
-            st = (self.serving / MANIFEST).stat()
-        except FileNotFoundError:
-            return None
-        return (st.st_mtime_ns, st.st_ino)
-
-    def reload(self) -> bool:
-        """Load the snapshot the manifest names if it changed; True when something was loaded."""
-        stamp = self._manifest_stamp()
-        if stamp is None or stamp == self._stamp:
-            return False
+        self.stamp = manifest_stamp(self.serving)
         manifest = read_manifest(self.serving)
         if manifest is None:
-            return False
+            raise SnapshotError(f"{self.serving / MANIFEST}: no published snapshot")
+        if manifest.get("format") != FORMAT:
+            raise SnapshotError(
+                f"{self.serving / MANIFEST}: format {manifest.get('format')}, expected {FORMAT} "
+                "(publish again with this version: skipcache nightly)"
+            )
         tables = {}
         for kind, meta in manifest["files"].items():
             path = self.serving / meta["file"]
-            if _sha256(path) != meta["sha256"]:
-                raise ValueError(f"{path}: sha256 differs from {MANIFEST}")
-            tables[kind] = pq.read_table(path).to_pydict()
+            try:
+                if _sha256(path) != meta["sha256"]:
+                    raise SnapshotError(f"{path}: sha256 differs from {MANIFEST}")
+                tables[kind] = pq.read_table(path).to_pydict()
+            except (OSError, pa.ArrowException) as exc:
+                raise SnapshotError(f"{path}: {exc}") from exc
+            rows = len(next(iter(tables[kind].values()), []))
+            if rows != meta["row_count"]:
+                raise SnapshotError(f"{path}: {rows} rows, {MANIFEST} says {meta['row_count']}")
+        self.manifest = manifest
+        self.decision_date: str = manifest["decision_date"]
+        self.decision_policy: str = manifest["decision_policy"]
+        self.model_version: str = manifest["model_version"]
+        self.threshold: float = float(manifest["threshold"])
+        self.arm_shares: dict[str, float] = manifest["arm_shares"]
+        s = manifest["scoring"]
+        self.is_model = policy.is_model(self.decision_policy)
+        self.global_skip_rate: float = s["global_skip_rate"]
+        self.cold_user_skip_rate: float = s["cold_user_skip_rate"]
+        self.prior_weight: float = s["skip_rate_prior_weight"]
+        if self.is_model:
+            self.base = s["intercept"] + s["global_part"]
+            self.sigmoid = (s["sigmoid_a"], s["sigmoid_b"])
+            self.cold_user_part: float = s["cold_user_part"]
+            self.cold_track_part: float = s["cold_track_part"]
+            self.pair_weights = {
+                w["feature"]: (w["transform"], w["impute_value"], w["center"], w["scale"],
+                               w["weight"])
+                for w in s["pair_features"]
+            }  # fmt: skip
+        else:
+            self.base, self.sigmoid, self.pair_weights = 0.0, (1.0, 0.0), {}
+            self.cold_user_part = self.cold_track_part = 0.0
         d = tables["decisions"]
-        self._pairs = {
-            (u, t): (c, p, a, m)
+        self.pairs = {
+            (u, t): (a, p, c, m)
             for u, t, a, p, c, m in zip(
                 d["user_id"], d["track_id"], d["arm"], d["p_play"], d["should_cache"],
                 d["model_version"], strict=True,
             )
         }  # fmt: skip
         t = tables["track_defaults"]
-        self._defaults = {
-            k: (c, p, m)
-            for k, p, c, m in zip(
-                t["track_id"], t["p_play"], t["should_cache"], t["model_version"], strict=True
-            )
+        self.track_defaults = dict(zip(t["track_id"], t["p_play"], strict=True))
+        u = tables["users"]
+        self.users = dict(
+            zip(u["user_id"], zip(u["user_part"], u["user_skip_rate"], strict=True), strict=True)
+        )
+        t = tables["tracks"]
+        self.tracks = dict(
+            zip(t["track_id"], zip(t["track_part"], map(tuple, t["genres"]), strict=True),
+                strict=True)
+        )  # fmt: skip
+        g = tables["user_genres"]
+        self.user_genres: dict[int, dict[str, tuple[int, int, int]]] = {}
+        for user, genre, n, skips, fav in zip(
+            g["user_id"], g["genre"], g["user_genre_listens_before"],
+            g["user_genre_skips_before"], g["is_favourite_genre"], strict=True,
+        ):  # fmt: skip
+            self.user_genres.setdefault(user, {})[genre] = (n, skips, int(fav))
+        self.loaded_at = time.time()
+
+    def arm_of(self, user_id: int) -> str:
+        return arm_of(user_id, self.arm_shares)
+
+    def compute(self, user_id: int, track_id: str) -> tuple[float, bool, bool]:
+        """(p_play under the night's policy, is_favourite_genre, both user and track known)."""
+        user = self.users.get(user_id)
+        track = self.tracks.get(track_id)
+        user_part, user_skip_rate = user if user else (self.cold_user_part,
+                                                       self.cold_user_skip_rate)  # fmt: skip
+        track_part, genres = track if track else (self.cold_track_part, ())
+        matches = listens = skips = 0
+        history = self.user_genres.get(user_id)
+        if history:
+            for genre in genres:
+                row = history.get(genre)
+                if row is not None:
+                    listens += row[0]
+                    skips += row[1]
+                    matches += row[2]
+        favourite = matches > 0
+        known = user is not None and track is not None
+        if not self.is_model:
+            if self.decision_policy == policy.BASELINE_USER_HISTORY:
+                return 1 - user_skip_rate, favourite, known
+            if self.decision_policy == policy.BASELINE_CONSTANT:
+                return 1 - self.global_skip_rate, favourite, known
+            return policy.naive_p_play(favourite), favourite, known
+        values = {
+            "is_favourite_genre": 1.0 if favourite else 0.0,
+            "favourite_genre_matches": float(matches),
+            "user_genre_listens_before": float(listens),
+            "user_genre_skip_rate": (skips + self.prior_weight * user_skip_rate)
+            / (listens + self.prior_weight),
         }
-        self.manifest, self._stamp = manifest, stamp
+        margin = self.base + user_part + track_part
+        for feature, (transform, impute, center, scale, weight) in self.pair_weights.items():
+            x = values[feature]
+            if transform == "log1p":
+                x = math.log(1 + max(x, 0.0))
+            if x != x:  # NaN: unknown, imputed as in training
+                x = impute
+            margin += weight * (x - center) / scale
+        a, b = self.sigmoid
+        z = a * margin + b
+        p = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
+        return policy.clamp(p), favourite, known
+
+    def answer(self, user_id: int, track_id: str, arm: str | None = None) -> Answer:
+        """The answer for the pair in `arm` (None: the user's own arm, as /abtest)."""
+        if arm is None:
+            arm = self.arm_of(user_id)
+        row = self.pairs.get((user_id, track_id))
+        if row is not None and row[0] == arm:
+            _, p, cache, rule = row
+            source = "pair"
+        else:
+            p, favourite, known = self.compute(user_id, track_id)
+            rule = self.decision_policy
+            source = "model" if known else "cold_start"
+            if arm == policy.NAIVE:
+                p, rule = policy.naive_p_play(favourite), policy.NAIVE_RULE
+            elif not math.isfinite(p):  # no finite model answer: the track's default
+                p = self.track_defaults.get(track_id, 1 - self.global_skip_rate)
+                source = "track_default"
+            cache = policy.should_cache(p, arm, self.threshold)
+        return Answer(
+            "PLAY" if p >= self.threshold else "SKIP",
+            bool(cache),
+            float(p),
+            rule,
+            arm,
+            self.model_version,
+            self.decision_date,
+            source,
+        )
+
+
+class SnapshotReader:
+    """The published snapshot in-process (`skipcache lookup`, the bench): the latest loaded
+    Snapshot, and `reload()` to pick up a new manifest."""
+
+    def __init__(self, serving: Path) -> None:
+        self.serving = Path(serving)
+        self.snapshot: Snapshot | None = None
+        self.reload()
+
+    @property
+    def manifest(self) -> dict | None:
+        return self.snapshot.manifest if self.snapshot else None
+
+    def reload(self) -> bool:
+        """Load the snapshot the manifest names if it changed; True when something was loaded."""
+        stamp = manifest_stamp(self.serving)
+        if stamp is None or (self.snapshot is not None and stamp == self.snapshot.stamp):
+            return False
+        self.snapshot = Snapshot(self.serving)
         return True
 
     def lookup(self, user_id: int, track_id: str) -> Answer | None:
-        """The decision for a pair: its own if it was a candidate, else the track's default;
-        None for a track the snapshot does not know."""
-        if self.manifest is None:
-            return None
-        day = self.manifest["decision_date"]
-        pair = self._pairs.get((user_id, track_id))
-        if pair is not None:
-            return Answer(pair[0], pair[1], pair[2], pair[3], day, "pair")
-        default = self._defaults.get(track_id)
-        if default is not None:
-            arm = arm_of(user_id, self.manifest["arm_shares"])
-            cache = default[0] and arm != "holdout"  # the hold-out arm caches nothing
-            return Answer(cache, default[1], arm, default[2], day, "track_default")
-        return None
+        """The user's own arm's answer for the pair; None when nothing is published."""
+        return self.snapshot.answer(user_id, track_id) if self.snapshot else None

@@ -22,3 +22,29 @@ def tiny_warehouse(tiny_export: Path, tmp_path_factory: pytest.TempPathFactory) 
     wh = tmp_path_factory.mktemp("wh-tiny") / "skipcache.duckdb"
     run_cli("build", "--raw-dir", str(tiny_export), "--warehouse", str(wh), "--quiet")
     return wh
+
+
+@pytest.fixture(scope="session")
+def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A tiny export and a warehouse after one real night (decisions and snapshot published)."""
+    from scoring.config import TrainSettings, resolve_paths
+    from scoring.nightly import run_night
+
+    raw = tmp_path_factory.mktemp("night") / "raw"
+    generate(raw, GenerateOptions(preset="tiny", seed=3))
+    wh = raw.parent / "wh" / "skipcache.duckdb"
+    run_night(resolve_paths(raw, wh), TrainSettings(), None, quiet=True)
+    return raw, wh
+
+
+@pytest.fixture(scope="session")
+def demo_night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The demo export (600 users, 12,000 tracks) after one real night."""
+    from scoring.config import TrainSettings, resolve_paths
+    from scoring.nightly import run_night
+
+    raw = tmp_path_factory.mktemp("demo-night") / "raw"
+    generate(raw, GenerateOptions(preset="demo", seed=7))
+    wh = raw.parent / "wh" / "skipcache.duckdb"
+    run_night(resolve_paths(raw, wh), TrainSettings(), None, quiet=True)
+    return raw, wh

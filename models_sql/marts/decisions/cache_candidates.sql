@@ -33,11 +33,7 @@ favourite_genres as (
 
 nights as (
 
-    {% if decision_date_list() %}
-        select listen_date as decision_date from ({{ decision_dates() }}) as requested
-    {% else %}
-        select {{ add_days(1, 'max(listen_date)') }} as decision_date from listens
-    {% endif %}
+    {{ decision_nights('listens') }}
 
 ),
 

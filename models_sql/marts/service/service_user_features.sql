@@ -1,0 +1,64 @@
+{#- One row per night and known user (in dim_users or with listens): the user's own features as
+    of the night, computed by the very macro that builds training_examples (request_features),
+    on requests with no track. The cache service adds the track's and the pair's parts. -#}
+
+with
+
+listens as (
+
+    select * from {{ ref('fct_listens') }}
+
+),
+
+users as (
+
+    select * from {{ ref('dim_users') }}
+
+),
+
+nights as (
+
+    {{ decision_nights('listens') }}
+
+),
+
+known_users as (
+
+    select users.user_id from users
+    union
+    select listens.user_id from listens
+
+),
+
+requests as (
+
+    select
+        cast(nights.decision_date as {{ dbt.type_string() }}) || '|'
+        || cast(known_users.user_id as {{ dbt.type_string() }}) as request_id,
+        known_users.user_id,
+        cast(null as {{ dbt.type_string() }}) as track_id,
+        nights.decision_date as feature_date
+    from nights
+    cross join known_users
+
+),
+
+features as (
+
+    {{ request_features('requests') }}
+
+),
+
+final as (
+
+    select
+        features.feature_date as decision_date,
+        features.user_id,
+        {%- for column in feature_columns() if column.startswith('user_') and not column.startswith('user_genre_') %}
+            features.{{ column }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from features
+
+)
+
+select * from final

@@ -1,0 +1,452 @@
+"""The cache service: `skipcache serve`, a FastAPI app on uvicorn over the published snapshot.
+
+POST /naive, /recommend, /abtest answer one (user, track); POST /decisions answers a batch of
+up to 10,000. Every answer comes from the night's Snapshot (scoring/serving.py) by the rules
+of scoring/policy.py, is logged to serving/requests/<UTC date>.jsonl (scoring/served_log.py)
+and counted in GET /metrics (scoring/service_metrics.py). A watcher thread polls the manifest
+every few seconds (and on SIGHUP), loads a new night beside the old one, checks it (sha256,
+row counts) and swaps it in with one reference assignment: a request holds the snapshot it
+started with until it ends. A broken new snapshot is refused, and the old one keeps serving.
+
+The handlers read the body themselves (orjson, hand-written checks) instead of through
+pydantic: it is the hot path. The pydantic models below only describe the API for /docs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from scoring import policy
+from scoring import service_metrics as m
+from scoring.config import resolve_paths
+from scoring.served_log import ServedLog, utc_now
+from scoring.serving import Snapshot, manifest_stamp
+
+log = logging.getLogger("skipcache.service")
+
+MAX_BODY = 64 * 1024  # one pair
+MAX_BATCH = 10_000  # pairs in one POST /decisions
+MAX_BATCH_BODY = 2 * 1024 * 1024  # 10,000 pairs of about 60 bytes fit with room to spare
+INT64 = (-(2**63), 2**63 - 1)
+TRACK_ID = re.compile(r"[0-9A-Za-z]{22}")
+ENDPOINT_ARMS = {"naive": policy.NAIVE, "recommend": policy.MODEL, "abtest": None}
+JSON = "application/json"
+
+
+# --- the API as /docs shows it ------------------------------------------------------------
+
+PAIR_EXAMPLE = {"user_id": 101, "track_id": "31PzY79H10HCgJs533Xq6B"}
+
+
+class PairRequest(BaseModel):
+    """One (user, track) the cache asks about."""
+
+    user_id: int = Field(description="The user (any integer; unknown users get an answer too).")
+    track_id: str = Field(
+        description="The track: 22 base62 characters.", pattern=r"^[0-9A-Za-z]{22}$"
+    )
+    model_config = {"json_schema_extra": {"examples": [PAIR_EXAMPLE]}}
+
+
+class BatchRequest(BaseModel):
+    """Up to 10,000 pairs, e.g. a playlist, answered at once."""
+
+    pairs: list[PairRequest] = Field(max_length=MAX_BATCH)
+    policy: str = Field(
+        "abtest",
+        description="abtest (the user's A/B arm, the default), recommend (the night's policy "
+        "for everyone) or naive (the seed's favourite-genre rule).",
+        pattern="^(abtest|recommend|naive)$",
+    )
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"pairs": [PAIR_EXAMPLE, {**PAIR_EXAMPLE, "user_id": 102}]}]
+        }
+    }
+
+
+class AnswerOut(BaseModel):
+    """The answer to "keep this track cached for this user?"."""
+
+    request_id: str = Field(description="Id of the HTTP request (also in the served-answer log).")
+    user_id: int
+    track_id: str
+    prediction: str = Field(description="PLAY or SKIP: p_play against the night's threshold.")
+    should_cache: bool = Field(description="Keep the track cached for the user (false in holdout).")
+    p_play: float = Field(description="Probability that the user plays the track through.")
+    policy: str = Field(description="The rule that answered: a model version, a baseline:* "
+                        "fallback of the gate, or naive-rule.")  # fmt: skip
+    arm: str | None = Field(description="model, naive or holdout (the arm whose rule answered).")
+    model_version: str = Field(description="The night's model (the snapshot's).")
+    decision_date: str = Field(description="The night of the snapshot that answered.")
+    source: str = Field(
+        description="pair: the pair's own row of the night's prefetch list; model: computed "
+        "for a known user and track; cold_start: the user or the track is unknown, computed "
+        "with the cold-start values training uses; track_default: the policy gave no finite "
+        "answer, so the track's default answered."
+    )
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "request_id": "3f2b9c0e8d7a4b1c9e6f5a4d3c2b1a09",
+                    **PAIR_EXAMPLE,
+                    "prediction": "PLAY",
+                    "should_cache": True,
+                    "p_play": 0.71,
+                    "policy": "svc-20250101-2d918557",
+                    "arm": "model",
+                    "model_version": "svc-20250101-2d918557",
+                    "decision_date": "2025-01-01",
+                    "source": "model",
+                }
+            ]
+        }
+    }
+
+
+class BatchOut(BaseModel):
+    request_id: str
+    decision_date: str
+    answers: list[AnswerOut]
+
+
+def _body_doc(model: type[BaseModel]) -> dict:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {JSON: {"schema": model.model_json_schema(ref_template="#/components/"
+                                                                 "schemas/{model}")}},
+        }
+    }  # fmt: skip
+
+
+ERRORS_DOC = {
+    413: {"description": "Body over 64 KB (2 MB for /decisions) or more than 10,000 pairs."},
+    422: {"description": "A missing or mistyped field; `detail` names it."},
+    503: {"description": "No snapshot loaded yet (see /readyz)."},
+}
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+class Problem(Exception):
+    def __init__(self, status: int, detail: object) -> None:
+        self.status, self.detail = status, detail
+
+
+def _field_error(loc: list, msg: str, kind: str) -> Problem:
+    return Problem(422, [{"loc": loc, "msg": msg, "type": kind}])
+
+
+def _pair(item: object, loc: list) -> tuple[int, str]:
+    """(user_id, track_id) of one pair object, or a 422 naming the field."""
+    if not isinstance(item, dict):
+        raise _field_error(loc, "must be a JSON object with user_id and track_id", "type_error")
+    user_id = item.get("user_id")
+    track_id = item.get("track_id")
+    if user_id is None:
+        raise _field_error([*loc, "user_id"], "field required", "missing")
+    if type(user_id) is not int or not INT64[0] <= user_id <= INT64[1]:
+        raise _field_error([*loc, "user_id"], "must be a 64-bit integer", "int_type")
+    if track_id is None:
+        raise _field_error([*loc, "track_id"], "field required", "missing")
+    if type(track_id) is not str or not TRACK_ID.fullmatch(track_id):
+        raise _field_error(
+            [*loc, "track_id"], "must be a string of 22 base62 characters", "string_pattern"
+        )
+    return user_id, track_id
+
+
+async def _read_json(request: Request, limit: int) -> object:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem(413, f"body of {declared} bytes is over the limit of {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise Problem(413, f"body is over the limit of {limit} bytes")
+        chunks.append(chunk)
+    try:
+        return orjson.loads(b"".join(chunks))
+    except orjson.JSONDecodeError as exc:
+        raise _field_error(["body"], f"invalid JSON: {exc}", "json_invalid") from None
+
+
+class Service:
+    """The state one worker serves from: the snapshot reference, the watcher and the log."""
+
+    def __init__(self, serving: Path, poll_seconds: float, log_interval: float) -> None:
+        self.serving = serving
+        self.poll_seconds = poll_seconds
+        self.snapshot: Snapshot | None = None
+        self.refused_stamp: tuple[int, int] | None = None
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.log = ServedLog(serving / "requests", log_interval, self._log_failed)
+        self.watcher = threading.Thread(target=self._watch, name="snapshot-watcher", daemon=True)
+
+    @staticmethod
+    def _log_failed(lines: int) -> None:
+        m.LOG_WRITE_FAILURES.inc()
+        m.LOG_LINES_DROPPED.inc(lines)
+
+    def start(self) -> None:
+        self.reload()
+        self.log.start()
+        self.watcher.start()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.wake.set()
+        self.watcher.join(timeout=10)
+        self.log.close()
+
+    def _watch(self) -> None:
+        while not self.stop.is_set():
+            self.wake.wait(self.poll_seconds)
+            self.wake.clear()
+            if not self.stop.is_set():
+                self.reload()
+
+    def reload(self) -> bool:
+        """Load a new manifest's snapshot beside the old one and swap it in; True if swapped."""
+        stamp = manifest_stamp(self.serving)
+        current = self.snapshot
+        if stamp is None or stamp == self.refused_stamp:
+            return False
+        if current is not None and stamp == current.stamp:
+            return False
+        try:
+            fresh = Snapshot(self.serving)
+        except Exception as exc:  # noqa: BLE001 - any broken snapshot is refused, not fatal
+            self.refused_stamp = stamp
+            m.REFUSED.inc()
+            log.error("refused the snapshot of %s: %s", self.serving / "manifest.json", exc)
+            return False
+        self.snapshot = fresh  # the swap: one reference assignment
+        m.RELOADS.inc()
+        day = datetime.fromisoformat(fresh.decision_date).replace(tzinfo=UTC)
+        m.SNAPSHOT_DECISION_DATE.set(day.timestamp())
+        m.SNAPSHOT_PUBLISHED.set(fresh.manifest.get("published_at", 0))
+        m.SNAPSHOT_LOADED.set(fresh.loaded_at)
+        log.info("serving the snapshot of %s (run %s)", fresh.decision_date,
+                 fresh.manifest["run_id"])  # fmt: skip
+        return True
+
+    def answers(
+        self, endpoint: str, pairs: list[tuple[int, str]], arm: str | None
+    ) -> tuple[str, Snapshot, list[dict]]:
+        snap = self.snapshot  # this request's snapshot, whatever a reload does meanwhile
+        if snap is None:
+            raise Problem(503, "no snapshot loaded yet: see /readyz")
+        request_id = uuid.uuid4().hex
+        served_at, day = utc_now()
+        out = []
+        counts: Counter = Counter()
+        append = self.log.append
+        for user_id, track_id in pairs:
+            a = snap.answer(user_id, track_id, arm)
+            answer = {
+                "request_id": request_id,
+                "user_id": user_id,
+                "track_id": track_id,
+                "prediction": a.prediction,
+                "should_cache": a.should_cache,
+                "p_play": a.p_play,
+                "policy": a.policy,
+                "arm": a.arm,
+                "model_version": a.model_version,
+                "decision_date": a.decision_date,
+                "source": a.source,
+            }
+            out.append(answer)
+            counts[(a.arm or "none", a.source)] += 1
+            append(
+                day,
+                orjson.dumps(
+                    {
+                        "request_id": request_id,
+                        "served_at": served_at,
+                        "endpoint": endpoint,
+                        "user_id": user_id,
+                        "track_id": track_id,
+                        "arm": a.arm,
+                        "policy": a.policy,
+                        "model_version": a.model_version,
+                        "decision_date": a.decision_date,
+                        "p_play": a.p_play,
+                        "should_cache": a.should_cache,
+                        "source": a.source,
+                    },
+                    option=orjson.OPT_APPEND_NEWLINE,
+                ),
+            )
+        for (arm_name, source), n in counts.items():
+            m.ANSWERS.labels(endpoint, arm_name, source).inc(n)
+        return request_id, snap, out
+
+
+def _response(status: int, content: object) -> Response:
+    return Response(orjson.dumps(content), status_code=status, media_type=JSON)
+
+
+def create_app(
+    serving: Path | None = None, poll_seconds: float | None = None, log_interval: float = 0.5
+) -> FastAPI:
+    """The app over `serving` (default: serving/ beside the configured warehouse)."""
+    serving = Path(serving) if serving else resolve_paths().home / "serving"
+    poll = poll_seconds or float(os.environ.get("SKIPCACHE_RELOAD_SECONDS") or 2.0)
+    service = Service(serving, poll, log_interval)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        service.start()
+        # not in the main thread (an embedded server), polling alone reloads
+        with suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, service.wake.set)
+        try:
+            yield
+        finally:
+            service.close()
+
+    app = FastAPI(
+        title="skipcache cache service",
+        version="1",
+        description="Answers, for any (user, track), whether the cache should keep the track "
+        "for the user, from the night's published snapshot. Every answer is logged to "
+        "serving/requests/<UTC date>.jsonl beside the warehouse.",
+        lifespan=lifespan,
+    )
+    app.state.service = service
+
+    async def timed(endpoint: str, request: Request, work) -> Response:
+        started = time.perf_counter()
+        try:
+            response = _response(200, await work(request))
+        except Problem as p:
+            response = _response(p.status, {"detail": p.detail})
+            if p.status == 503:
+                response.headers["Retry-After"] = "2"
+        m.REQUESTS.labels(endpoint, str(response.status_code)).inc()
+        m.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        return response
+
+    def single(endpoint: str, arm: str | None, summary: str):
+        async def work(request: Request) -> dict:
+            pair = _pair(await _read_json(request, MAX_BODY), ["body"])
+            return service.answers(endpoint, [pair], arm)[2][0]
+
+        async def handler(request: Request) -> Response:
+            return await timed(endpoint, request, work)
+
+        app.post(
+            f"/{endpoint}",
+            summary=summary,
+            response_model=None,
+            responses={200: {"model": AnswerOut}, **ERRORS_DOC},
+            openapi_extra=_body_doc(PairRequest),
+        )(handler)
+
+    single("naive", policy.NAIVE, "The seed's naive rule: cache iff the track's genres meet "
+           "the user's favourite genres.")  # fmt: skip
+    single("recommend", policy.MODEL, "The night's decision policy (the promoted model, or the "
+           "baseline the gate fell back to).")  # fmt: skip
+    single("abtest", None, "The user's A/B arm (a stable hash of user_id, as the nightly "
+           "arms) and that arm's answer.")  # fmt: skip
+
+    async def batch(request: Request) -> dict:
+        body = await _read_json(request, MAX_BATCH_BODY)
+        if not isinstance(body, dict):
+            raise _field_error(["body"], "must be a JSON object with pairs", "type_error")
+        items = body.get("pairs")
+        if not isinstance(items, list):
+            raise _field_error(["body", "pairs"], "must be a list of pairs", "list_type")
+        if len(items) > MAX_BATCH:
+            raise Problem(413, f"{len(items)} pairs: at most {MAX_BATCH} in one request")
+        name = body.get("policy", "abtest")
+        if name not in ENDPOINT_ARMS:
+            raise _field_error(["body", "policy"], "must be abtest, recommend or naive", "enum")
+        pairs = [_pair(item, ["body", "pairs", i]) for i, item in enumerate(items)]
+        request_id, snap, answers = service.answers("decisions", pairs, ENDPOINT_ARMS[name])
+        return {"request_id": request_id, "decision_date": snap.decision_date, "answers": answers}
+
+    @app.post(
+        "/decisions",
+        summary="A batch of up to 10,000 pairs, e.g. a playlist, answered at once.",
+        response_model=None,
+        responses={200: {"model": BatchOut}, **ERRORS_DOC},
+        openapi_extra=_body_doc(BatchRequest),
+    )
+    async def decisions(request: Request) -> Response:
+        return await timed("decisions", request, batch)
+
+    @app.get("/healthz", summary="The process is up.")
+    async def healthz() -> Response:
+        return _response(200, {"status": "ok"})
+
+    @app.get("/readyz", summary="503 until a snapshot is loaded; then its night and age.")
+    async def readyz() -> Response:
+        snap = service.snapshot
+        if snap is None:
+            return _response(503, {"ready": False, "reason": f"no snapshot under {serving}"})
+        published = snap.manifest.get("published_at")
+        return _response(
+            200,
+            {
+                "ready": True,
+                "decision_date": snap.decision_date,
+                "model_version": snap.model_version,
+                "decision_policy": snap.decision_policy,
+                "run_id": snap.manifest["run_id"],
+                "published_at": published,
+                "loaded_at": snap.loaded_at,
+                "age_seconds": round(time.time() - (published or snap.loaded_at), 3),
+            },
+        )
+
+    @app.get("/metrics", summary="Prometheus metrics of the service.")
+    async def metrics() -> Response:
+        return Response(*m.exposition())
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app factory uvicorn's workers call (`skipcache serve` sets the environment)."""
+    return create_app()
+
+
+def serve(warehouse: str | None, host: str, port: int, workers: int) -> None:
+    """Run the service on uvicorn (blocking). Workers share the port; each loads the snapshot."""
+    import uvicorn
+
+    paths = resolve_paths(None, warehouse)
+    os.environ["SKIPCACHE_WAREHOUSE"] = str(paths.warehouse)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    options = dict(
+        host=host, port=port, factory=True, access_log=False, loop="uvloop", http="httptools",
+        log_level="warning", timeout_graceful_shutdown=10,
+    )  # fmt: skip
+    if workers > 1:
+        uvicorn.run("scoring.service:app_from_env", workers=workers, **options)
+    else:
+        uvicorn.run(app_from_env, **options)
