@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from helpers import assert_summary_matches, copy_export, frame, query, run_cli
 
@@ -96,19 +97,198 @@ def test_a_rerun_night_replaces_its_outcomes(replayed, tmp_path: Path):
     assert_summary_matches(copy)
 
 
-def test_report_has_the_charts_and_the_verdict(replayed):
+CHARTS = ["accuracy_by_arm", "feature_weights", "feature_correlation", "roc", "calibration",
+          "leakage_gap"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report(replayed) -> Path:
+    """`skipcache report` on the replayed warehouse: reports/<last night>/."""
     _, wh = replayed
     proc = run_cli("report", "--warehouse", str(wh))
-    out = wh.parent / "reports" / "2024-12-29"
+    out = wh.parent / "reports" / NIGHTS[1]
     assert str(out) in proc.stdout
-    for chart in ["accuracy_by_arm", "feature_weights", "roc", "calibration", "leakage_gap"]:
-        data = (out / f"{chart}.png").read_bytes()
+    return out
+
+
+def test_report_has_the_charts_and_the_verdict(report):
+    for chart in CHARTS:
+        data = (report / f"{chart}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, chart
-    summary = (out / "summary.md").read_text()
+        assert f"]({chart}.png)" in (report / "summary.md").read_text()
+    summary = (report / "summary.md").read_text()
     assert "## Verdict" in summary and "naive" in summary
     assert "The gap is leakage, not skill." in summary
-    for chart in ["accuracy_by_arm.png", "roc.png", "leakage_gap.png"]:
-        assert f"]({chart})" in summary
+    # 40 users in two arms: too few to name a winner, and the verdict says so
+    assert "**Too little data to pick a winner.**" in summary
+    assert "right more often" not in summary and "right less often" not in summary
+    for words in ["users assigned", "covered by a pair decision", "which includes zero",
+                  "daily_cost", "the user's past skip rate"]:  # fmt: skip
+        assert words in summary, words
+    index = (report.parent / "index.html").read_text()
+    assert f'href="{NIGHTS[1]}/index.html"' in index
+
+
+def test_report_charts_are_drawn_from_the_warehouse(replayed, report):
+    """Each chart's numbers (charts.json), checked against the warehouse, not its pixels."""
+    from sklearn.metrics import roc_auc_score
+
+    from scoring.features import FEATURES, prepare
+
+    _, wh = replayed
+    charts = json.loads((report / "charts.json").read_text())
+    assert set(charts) == {f"{c}.png" for c in CHARTS}
+
+    # accuracy_by_arm: every (night, arm) of ab_daily_summary is a point with the requests
+    # behind it and an interval around it, or is listed as a night without data
+    arms = charts["accuracy_by_arm.png"]
+    summary = frame(wh, "select * from marts.ab_daily_summary")
+    for panel, count in [("accuracy", "covered_requests"), ("cache_hit_rate", "requests")]:
+        drawn = {(p["night"], p["arm"]): p for p in arms["panels"][panel]["points"]}
+        missing = {(p["night"], p["arm"]) for p in arms["panels"][panel]["missing"]}
+        assert len(drawn) + len(missing) == len(summary)
+        for _, row in summary.iterrows():
+            key = (f"{row['decision_date']:%Y-%m-%d}", row["arm"])
+            if row[count] == 0:
+                assert key in missing, key
+                continue
+            point = drawn[key]
+            assert point["n"] == row[count]
+            assert math.isclose(point["value"], row[panel], abs_tol=1e-12)
+            assert point["low"] <= point["value"] <= point["high"]
+    covered = frame(
+        wh,
+        "select decision_date, avg(is_played_through::int) as rate, count(*) as n "
+        "from intermediate.int_decision_requests where answered_by = 'pair' and arm is not null "
+        "group by 1",
+    )
+    refs = {r["night"]: r for r in arms["references"]}
+    assert len(refs) == len(covered)
+    for _, row in covered.iterrows():
+        ref = refs[f"{row['decision_date']:%Y-%m-%d}"]
+        assert ref["n"] == row["n"] and math.isclose(ref["always_play"], row["rate"])
+
+    # the model reported on, and its weights
+    version = charts["feature_weights.png"]["model_version"]
+    weights = dict(query(wh, f"select feature, weight from ml.model_weights "
+                             f"where model_version = '{version}'"))  # fmt: skip
+    assert charts["feature_weights.png"]["weights"] == pytest.approx(weights, abs=1e-12)
+    model = frame(wh, f"select * from ml.model_registry where model_version = '{version}'")
+    model = model.iloc[0]
+
+    # the correlation matrix, recomputed with pandas on the model's training rows
+    corr = charts["feature_correlation.png"]
+    assert corr["features"] == FEATURES and corr["model_version"] == version
+    rows = frame(
+        wh,
+        f"select * from marts.training_examples where listen_date between "
+        f"'{model['train_start_date']:%Y-%m-%d}' and '{model['fit_end_date']:%Y-%m-%d}' "
+        f"order by listen_date desc, listen_id limit {int(model['train_rows'])}",
+    )
+    assert corr["rows"] == len(rows) > 0
+    expected = pd.DataFrame(prepare(rows), columns=FEATURES).corr().to_numpy()
+    got = np.array([[np.nan if v is None else v for v in r] for r in corr["matrix"]], float)
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+
+    # ROC: the model's hold-out AUC is the registry's; always play is the diagonal
+    roc = charts["roc.png"]
+    holdout = frame(
+        wh,
+        f"select h.p_play, not t.is_skipped as y from ml.holdout_predictions as h join "
+        f"marts.training_examples as t using (listen_id) where h.model_version = '{version}'",
+    )
+    assert roc["listens"] == len(holdout) == model["holdout_rows"]
+    assert roc["played_through"] == holdout["y"].sum()
+    auc = roc_auc_score(holdout["y"].astype(int), holdout["p_play"])
+    assert math.isclose(roc["curves"]["model"]["auc"], auc, abs_tol=1e-12)
+    assert math.isclose(roc["curves"]["model"]["auc"], model["model_roc_auc"], abs_tol=1e-9)
+    assert roc["curves"]["constant"]["auc"] == 0.5
+    # calibration: every hold-out listen is in one bin of each policy
+    for policy, bins in charts["calibration.png"]["bins"].items():
+        assert sum(b["n"] for b in bins) == len(holdout), policy
+
+    # leakage gap: the registry's figures, with the always-play and user-history references
+    registry = frame(wh, "select * from ml.model_registry")
+    drawn = {m["model_version"]: m for m in charts["leakage_gap.png"]["models"]}
+    assert set(drawn) == set(registry["model_version"])
+    for _, row in registry.iterrows():
+        for key in ["seed_replica_accuracy", "model_accuracy", "constant_accuracy",
+                    "user_history_accuracy"]:  # fmt: skip
+            assert math.isclose(drawn[row["model_version"]][key], row[key]), key
+
+
+def test_report_html_is_self_contained_and_says_the_same(report):
+    import base64
+    import html
+    import re
+
+    page = (report / "index.html").read_text()
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"[^>]*data-file="([^"]+)"', page)
+    assert [file for _, file in images] == [f"{c}.png" for c in CHARTS]
+    for encoded, file in images:
+        assert base64.b64decode(encoded) == (report / file).read_bytes(), file
+    # nothing to fetch: no script, no link, no source other than the inlined images
+    assert "<script" not in page and "<link" not in page
+    assert not re.findall(r'(?:src|href)="(?!data:)', page)
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    for paragraph in (report / "summary.md").read_text().split("\n\n"):
+        plain = paragraph.strip().replace("**", "")
+        if plain and not plain.startswith(("|", "#", "!", "-")):
+            assert plain in text, plain[:80]
+
+
+def _chromium() -> str:
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.skip(
+            "chromium is absent: install it with `apt-get install -y --no-install-recommends "
+            "chromium` (.ci/run does so in CI) to render the report in a real browser"
+        )
+    return found
+
+
+def test_report_renders_in_headless_chromium(report, tmp_path: Path):
+    """Open index.html in real headless Chromium: every image loads and decodes, and the
+    screenshot shows a rendered page."""
+    import re
+    import subprocess
+
+    from PIL import Image
+
+    browser = _chromium()
+    # a copy with a probe that writes, once loaded, how many images decoded into the DOM
+    probe = (
+        "<script>window.addEventListener('load', () => {"
+        "const images = Array.from(document.images);"
+        "document.body.dataset.images = images.length;"
+        "document.body.dataset.decoded = images.filter("
+        "i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0).length;});</script>"
+    )
+    page = tmp_path / "index.html"
+    page.write_text((report / "index.html").read_text().replace("</body>", probe + "</body>"))
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
+        return subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
+             *extra, page.as_uri()],
+            capture_output=True, text=True, timeout=180, check=True,
+        )  # fmt: skip
+
+    dom = run("--dump-dom").stdout
+    assert f'data-images="{len(CHARTS)}"' in dom, dom[-500:]
+    assert f'data-decoded="{len(CHARTS)}"' in dom
+    assert len(re.findall(r"<img ", dom)) == len(CHARTS)
+    shot = tmp_path / "shot.png"
+    run(f"--screenshot={shot}", "--window-size=1280,2400")
+    image = Image.open(shot)
+    assert image.size == (1280, 2400)
+    colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert colours is not None and len(colours) > 50  # text, tables and charts, not a blank page
 
 
 def test_report_on_an_empty_warehouse_is_a_clear_error(tmp_path: Path):
@@ -181,6 +361,58 @@ def test_docs_catalog_lists_the_marts_and_describes_every_column(replayed):
     assert undocumented == []
     exposures = {e["name"] for e in manifest["exposures"].values()}
     assert exposures == {"cache_service", "ab_report"}
+
+
+RAW_FILES = ["sessions", "tracks", "users", "artists", "track_storage"]
+DECISION_GRAINS = {
+    "cache_decisions": ["decision_date", "user_id", "track_id"],
+    "track_default_decisions": ["decision_date", "track_id"],
+    "user_arms": ["decision_date", "user_id"],
+}
+
+
+def test_docs_lineage_starts_at_the_raw_files(replayed, report):
+    """The docs' lineage runs from the five files to the decisions and outcomes; sources carry
+    columns and descriptions; the decision tables have grain tests; the home page is ours;
+    exposures link to files that exist beside the docs."""
+    _, wh = replayed
+    docs = wh.parent / "docs"
+    if not (docs / "manifest.json").exists():
+        run_cli("docs", "--warehouse", str(wh))
+    manifest = json.loads((docs / "manifest.json").read_text())
+    catalog = json.loads((docs / "catalog.json").read_text())
+    landing = manifest["nodes"]["model.skipcache.base_pozytywka__raw_lines"]
+    raw = [f"source.skipcache.pozytywka.{name}" for name in RAW_FILES]
+    assert sorted(landing["depends_on"]["nodes"]) == sorted(raw)
+    for uid in raw:
+        source = manifest["sources"][uid]
+        assert source["description"].strip() and source["columns"], uid
+        assert all(c["description"].strip() for c in source["columns"].values()), uid
+        # the raw files reach the outcomes through the graph
+        assert "model.skipcache.base_pozytywka__raw_lines" in manifest["child_map"][uid]
+    for table, grain in DECISION_GRAINS.items():
+        uid = f"source.skipcache.decisions.{table}"
+        source = manifest["sources"][uid]
+        assert source["description"].strip(), uid
+        for column in catalog["sources"][uid]["columns"]:
+            assert source["columns"].get(column, {}).get("description", "").strip(), (
+                f"{table}.{column} has no description"
+            )
+        tests = [manifest["nodes"][t] for t in manifest["child_map"][uid] if t.startswith("test.")]
+        grains = [
+            t["test_metadata"]["kwargs"]["columns"]
+            for t in tests
+            if t["test_metadata"]["name"] == "unique_combination"
+        ]
+        assert grain in grains, f"{table} has no grain test on {grain}"
+    overview = manifest["docs"]["doc.skipcache.__overview__"]
+    assert "How to read the graph" in overview["block_contents"]
+    assert "How to read the graph" in (docs / "static_index.html").read_text()
+    for exposure in manifest["exposures"].values():
+        url = exposure["url"]
+        assert url and not url.startswith("file:"), exposure["name"]
+        if not url.startswith(("http://", "https://")):
+            assert (docs / url).resolve().is_file(), f"{exposure['name']}: {url} is missing"
 
 
 def test_source_freshness_of_sessions_reads_the_newest_event(replayed, tmp_path: Path):
