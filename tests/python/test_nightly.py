@@ -17,6 +17,7 @@ import pytest
 from helpers import assert_summary_matches, copy_export, query, real_export, run_cli
 
 from scoring.config import TrainSettings, resolve_paths
+from scoring.coverage import night_coverage
 from scoring.features import prepare
 from scoring.nightly import run_night
 from scoring.registry import load_model
@@ -300,6 +301,10 @@ def test_backfill_14_nights_on_the_real_export(tmp_path: Path):
         "--quiet",
     )
     _check_backfill(wh, [f"2023-11-{d}" for d in range(12, 26)])
+    # no request was a candidate pair; through the service, the policy answers all 526
+    coverage = night_coverage(wh)
+    assert sum(r["requests"] for r in coverage) == 526
+    assert all(r["before_pair_share"] == 0 and r["after_policy_share"] == 1 for r in coverage)
     # the nights' listens are in the export: the A/B summary is measured, and agrees by hand
     assert assert_summary_matches(wh) == 28  # 14 nights x 2 arms
     run_cli("report", "--warehouse", str(wh))

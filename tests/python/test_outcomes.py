@@ -439,3 +439,17 @@ def test_source_freshness_of_sessions_reads_the_newest_event(replayed, tmp_path:
     # a generated export ends on 2024-12-31: far older than the 72-hour error threshold
     assert sessions["status"] == "error" and proc.returncode == 1
     assert sessions["criteria"]["error_after"] == {"count": 72, "period": "hour"}
+
+
+def test_every_request_is_answered_by_the_policy_through_the_service(replayed):
+    """Before: only the candidate pairs had the policy's answer; the rest got the track's
+    default. The service's snapshot answers every request of every night by the policy."""
+    from scoring.coverage import night_coverage
+
+    rows = night_coverage(replayed[1])
+    assert len(rows) == 8 and all(r["requests"] > 0 for r in rows)
+    before = sum(r["before_pair_share"] * r["requests"] for r in rows)
+    assert before < sum(r["requests"] for r in rows)  # the defaults answered some before
+    for r in rows:
+        assert r["after_policy_share"] == 1.0, r
+        assert set(r["after_sources"]) <= {"pair", "model", "cold_start"}
