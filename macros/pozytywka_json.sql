@@ -116,3 +116,36 @@
 {% macro plausible_timestamp(ts) -%}
     ({{ ts }} >= timestamp '2000-01-01' and {{ ts }} < timestamp '2100-01-01')
 {%- endmacro %}
+
+{% macro json_iso_date(j) -%}
+    {#- A JSON string holding an ISO date (2024-05-02); null otherwise. -#}
+    case
+        when {{ json_is_string(j) }} and regexp_full_match(trim(json_extract_string({{ j }}, '$')), '[0-9]{4}-[0-9]{2}-[0-9]{2}')
+            then try_cast(trim(json_extract_string({{ j }}, '$')) as date)
+    end
+{%- endmacro %}
+
+{% macro json_utc_timestamp(j) -%}
+    {#-
+        An instant written as ISO text (the served-answer logs: 2024-05-02T10:11:12.123456Z) as
+        a TIMESTAMP in UTC: an offset (Z, +02:00) is applied, unlike the export's wall clock;
+        text without an offset is taken as UTC. Null when unparseable (check the range with
+        plausible_timestamp).
+    -#}
+    case
+        when {{ json_is_string(j) }} then (
+            case
+                when regexp_full_match(
+                    trim(json_extract_string({{ j }}, '$')),
+                    '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)'
+                )
+                    then timezone('UTC', try_cast(trim(json_extract_string({{ j }}, '$')) as timestamptz))
+                when regexp_full_match(
+                    trim(json_extract_string({{ j }}, '$')),
+                    '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?'
+                )
+                    then try_cast(trim(json_extract_string({{ j }}, '$')) as timestamp)
+            end
+        )
+    end
+{%- endmacro %}

@@ -1,4 +1,5 @@
-{#- Shared steps of the five base_pozytywka__*_parsed models (DuckDB-only, staging only). -#}
+{#- Shared steps of the five base_pozytywka__*_parsed models and base_serving__answers_parsed
+    (DuckDB-only, staging only). -#}
 
 {% macro landed_json_lines(raw_lines, fields, array_positions=none) -%}
     {#-
@@ -76,11 +77,12 @@
     end
 {%- endmacro %}
 
-{% macro landed_lines_to_parse(entity) -%}
+{% macro landed_lines_to_parse(entity, landing='base_pozytywka__raw_lines') -%}
     {#- The landed lines of one entity that this run must parse: all of them on a full build;
         on an incremental run only the files landed anew (new, or changed signature). The
-        parsed models are incremental by source_file (delete+insert). -#}
-    select landed.* from {{ ref('base_pozytywka__raw_lines') }} as landed
+        parsed models are incremental by source_file (delete+insert). `landing` is the landing
+        model: the raw export's, or base_serving__log_lines for the served-answer logs. -#}
+    select landed.* from {{ ref(landing) }} as landed
     where
         landed.entity = '{{ entity }}'
         {%- if is_incremental() %}

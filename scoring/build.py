@@ -91,6 +91,7 @@ def dbt_build(
         log_path=paths.dbt_logs,
         variables=dbt_vars(paths.raw_dir, extra_vars),
         decision_dates=decision_dates,
+        served_log_dir=paths.served_log,
         quiet=quiet,
     )
 
@@ -113,6 +114,7 @@ def generate_docs(paths: Paths, *, quiet: bool = False) -> Path:
         target_path=paths.docs,
         log_path=paths.dbt_logs,
         variables=dbt_vars(paths.raw_dir),
+        served_log_dir=paths.served_log,
         quiet=quiet,
     )
     return paths.docs

@@ -31,15 +31,19 @@ def run_dbt(
     variables: dict[str, Any],
     quiet: bool = False,
     decision_dates: Sequence[date] = (),
+    served_log_dir: Path | None = None,
 ) -> Any:
     """Invoke `dbt <args>` on ``database``; raise DbtError naming the failed nodes.
 
     The nights to decide for go in SKIPCACHE_DECISION_DATES (macro decision_date_list), always
-    set, so that a night's dates never linger into another invocation.
+    set, so that a night's dates never linger into another invocation. The service's
+    served-answer log folder goes in SKIPCACHE_SERVED_LOG_DIR (the default of the var
+    served_log_dir), always set too: empty means no served logs.
     """
     os.environ.update(DBT_ENV)
     os.environ["SKIPCACHE_WAREHOUSE"] = str(database)
     os.environ["SKIPCACHE_DECISION_DATES"] = ",".join(d.isoformat() for d in decision_dates)
+    os.environ["SKIPCACHE_SERVED_LOG_DIR"] = str(served_log_dir) if served_log_dir else ""
     from dbt.cli.main import dbtRunner  # imported late: dbt is slow to import
 
     cli_args = [

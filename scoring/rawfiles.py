@@ -1,4 +1,5 @@
-"""Find the five raw Pozytywka files of an export and land their lines, byte for byte.
+"""Find the five raw Pozytywka files of an export (and the service's served-answer logs) and
+land their lines, byte for byte.
 
 This is the only Python that reads raw files. It does not parse JSON: it splits each file into
 physical lines (numbered from 1, as an editor numbers them) and hands them to DuckDB as bytes,
@@ -10,6 +11,7 @@ after a final newline.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,8 +128,13 @@ def _repeat(value: str, n: int) -> pa.Array:
 
 
 def land_file(f: RawFile) -> pa.Table:
-    """All physical lines of one raw file as an Arrow table (zero-copy over the file's bytes)."""
+    """All physical lines of one raw file as an Arrow table (zero-copy over the file's bytes).
+
+    The signature is taken before the bytes are read: a file that grows meanwhile (a log being
+    appended to) then has another signature at the next build and is landed again in full.
+    """
     try:
+        signature = f.signature()
         data = f.path.read_bytes()
     except OSError as exc:
         raise RawInputError(f"{f.source_file}: cannot be read ({exc.strerror or exc})") from exc
@@ -139,7 +146,7 @@ def land_file(f: RawFile) -> pa.Table:
         [
             _repeat(f.entity, n),
             _repeat(f.source_file, n),
-            _repeat(f.signature(), n),
+            _repeat(signature, n),
             pa.array(np.arange(1, n + 1, dtype=np.int64)),
             pa.array(blank_lines(data, offsets)),
             lines,
@@ -163,7 +170,49 @@ def land(raw_dir: str | os.PathLike[str], loaded: dict[str, str] | None = None) 
             f"{', '.join(gone)}: landed by an earlier build but no longer in {raw_dir}; "
             "rebuild with --full-refresh (or a new warehouse) to load the export as it is now"
         )
+    return land_files(files, loaded)
+
+
+def land_files(files: Sequence[RawFile], loaded: Mapping[str, str]) -> pa.Table:
+    """Lines of every file in ``files`` whose signature differs from ``loaded``."""
     tables = [land_file(f) for f in files if loaded.get(f.source_file) != f.signature()]
     if not tables:
         return LANDING_SCHEMA.empty_table()
     return pa.concat_tables(tables)
+
+
+#: The entity of the served-answer log files in the landing (``LANDING_SCHEMA.entity``).
+SERVED_ANSWERS = "served_answers"
+
+
+def discover_served_logs(log_dir: str | os.PathLike[str] | None) -> list[RawFile]:
+    """The service's served-answer logs: every ``*.jsonl`` in ``log_dir`` (one per UTC day),
+    sorted by name; ``source_file`` is the file name.
+
+    No folder (or none configured) is no logs, not an error: a warehouse whose service never
+    ran builds with empty served-answer models. A file that cannot be read stops the run.
+    """
+    if not log_dir:
+        return []
+    root = Path(log_dir)
+    if not root.exists():
+        return []
+    if not root.is_dir():
+        raise RawInputError(f"served-answer log folder {root}: not a folder")
+    files = [
+        RawFile(SERVED_ANSWERS, p.name, p) for p in sorted(root.glob("*.jsonl")) if p.is_file()
+    ]
+    for f in files:
+        check_readable(f)
+    return files
+
+
+def land_served_logs(
+    log_dir: str | os.PathLike[str] | None, loaded: Mapping[str, str] | None = None
+) -> pa.Table:
+    """Lines of every served-answer log whose signature differs from ``loaded``.
+
+    Unlike an export file, a log that was landed and is gone now (deleted by a retention job)
+    is not an error: the log is history, and its landed lines are kept.
+    """
+    return land_files(discover_served_logs(log_dir), loaded or {})
