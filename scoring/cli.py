@@ -94,6 +94,22 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument("--preset", choices=["tiny", "demo", "v2"], help="generate (default v2)")
     source.add_argument("--raw-dir", help="benchmark this export instead of a generated one")
     p.add_argument("--out", help="work folder, emptied first (default build/bench)")
+    p.add_argument(
+        "--serve",
+        action="store_true",
+        help="the cache service under load beside the seed's design: serve.json in --out "
+        "(only its serve/ folder is emptied); a warehouse from --preset (default demo) or "
+        "--raw-dir unless --warehouse is given",
+    )
+    p.add_argument("--warehouse", help="--serve: a warehouse with a published snapshot")
+    p.add_argument("--duration", type=float, default=5.0, help="--serve: seconds per cell (5)")
+    p.add_argument("--concurrency", default="1,16,64", help="--serve: connections (1,16,64)")
+    p.add_argument("--workers", default="1,2", help="--serve: service workers (1,2)")
+    p.add_argument("--batches", default="1000,10000", help="--serve: pairs per /decisions body")
+    p.add_argument(
+        "--generator", choices=["auto", "wrk", "aiohttp"], default="auto",
+        help="--serve: load generator (auto: wrk when on the PATH)",
+    )  # fmt: skip
 
     p = sub.add_parser("serve", help="the cache service: HTTP answers for any (user, track)")
     _add_paths(p, raw=False)
@@ -171,6 +187,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"{summary} in {time.perf_counter() - started:.1f}s")
         return 0
 
+    if args.command == "bench" and args.serve:
+        from scoring.bench_serve import main_serve_bench
+
+        return main_serve_bench(args)
     if args.command == "bench":
         from scoring.bench import format_results, run_bench
         from scoring.config import PROJECT_ROOT
