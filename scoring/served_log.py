@@ -33,13 +33,15 @@ class ServedLog:
         self.on_failure = on_failure or (lambda lines: None)
         self._buffer: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._fds: dict[str, int] = {}
 
     def append(self, day: str, line: bytes) -> None:
         """Queue one line (bytes ending in a newline) for the file of UTC date `day`."""
-        self._buffer.append((day, line))  # list.append is atomic under the GIL
+        with self._lock:  # flush swaps the buffer under the same lock
+            self._buffer.append((day, line))
 
     def start(self) -> ServedLog:
         self._thread = threading.Thread(target=self._run, name="served-log", daemon=True)
@@ -79,8 +81,9 @@ class ServedLog:
         return fd
 
     def flush(self) -> None:
-        with self._lock:  # the writer thread and close() may both flush
-            self._buffer, pending = [], self._buffer
+        with self._flushing:  # the writer thread and close() may both flush, in turn
+            with self._lock:
+                self._buffer, pending = [], self._buffer
             if not pending:
                 return
             by_day: dict[str, list[bytes]] = {}
@@ -94,7 +97,9 @@ class ServedLog:
                     if written != len(data):
                         raise OSError(f"short write: {written} of {len(data)} bytes")
                 except OSError as exc:
-                    self._fds.pop(day, None)
+                    fd = self._fds.pop(day, None)
+                    if fd is not None:  # reopened (and its last line checked) next time
+                        os.close(fd)
                     log.error("served-answer log %s: %s (%d lines lost)", day, exc, len(lines))
                     self.on_failure(len(lines))
 

@@ -22,15 +22,14 @@ import signal
 import threading
 import time
 import uuid
-from collections import Counter
 from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
+from starlette.requests import ClientDisconnect
 
 from scoring import policy
 from scoring import service_metrics as m
@@ -43,6 +42,7 @@ log = logging.getLogger("skipcache.service")
 MAX_BODY = 64 * 1024  # one pair
 MAX_BATCH = 10_000  # pairs in one POST /decisions
 MAX_BATCH_BODY = 2 * 1024 * 1024  # 10,000 pairs of about 60 bytes fit with room to spare
+BATCH_SLICE = 1_000  # pairs answered between two yields to the event loop
 INT64 = (-(2**63), 2**63 - 1)
 TRACK_ID = re.compile(r"[0-9A-Za-z]{22}")
 ENDPOINT_ARMS = {"naive": policy.NAIVE, "recommend": policy.MODEL, "abtest": None}
@@ -57,7 +57,11 @@ PAIR_EXAMPLE = {"user_id": 101, "track_id": "31PzY79H10HCgJs533Xq6B"}
 class PairRequest(BaseModel):
     """One (user, track) the cache asks about."""
 
-    user_id: int = Field(description="The user (any integer; unknown users get an answer too).")
+    user_id: int = Field(
+        description="The user: a 64-bit integer (unknown users get an answer too).",
+        ge=INT64[0],
+        le=INT64[1],
+    )
     track_id: str = Field(
         description="The track: 22 base62 characters.", pattern=r"^[0-9A-Za-z]{22}$"
     )
@@ -85,6 +89,8 @@ class AnswerOut(BaseModel):
     """The answer to "keep this track cached for this user?"."""
 
     request_id: str = Field(description="Id of the HTTP request (also in the served-answer log).")
+    served_at: str = Field(description="When it was answered (UTC, ISO 8601).")
+    endpoint: str = Field(description="naive, recommend, abtest or decisions.")
     user_id: int
     track_id: str
     prediction: str = Field(description="PLAY or SKIP: p_play against the night's threshold.")
@@ -106,6 +112,8 @@ class AnswerOut(BaseModel):
             "examples": [
                 {
                     "request_id": "3f2b9c0e8d7a4b1c9e6f5a4d3c2b1a09",
+                    "served_at": "2025-01-01T08:15:02.123456Z",
+                    "endpoint": "abtest",
                     **PAIR_EXAMPLE,
                     "prediction": "PLAY",
                     "should_cache": True,
@@ -127,21 +135,35 @@ class BatchOut(BaseModel):
     answers: list[AnswerOut]
 
 
+#: request schemas that /docs shows but FastAPI does not see (the handlers read raw bodies)
+REQUEST_SCHEMAS: dict[str, dict] = {}
+
+
 def _body_doc(model: type[BaseModel]) -> dict:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {JSON: {"schema": model.model_json_schema(ref_template="#/components/"
-                                                                 "schemas/{model}")}},
-        }
-    }  # fmt: skip
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    REQUEST_SCHEMAS.update(schema.pop("$defs", {}))
+    REQUEST_SCHEMAS[model.__name__] = schema
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {JSON: {"schema": ref}}}}
+
+
+class FieldProblem(BaseModel):
+    loc: list[str | int] = Field(description='Where: e.g. ["body", "pairs", 3, "track_id"].')
+    msg: str
+    type: str
+
+
+class ProblemOut(BaseModel):
+    detail: list[FieldProblem] | str
 
 
 ERRORS_DOC = {
-    413: {"description": "Body over 64 KB (2 MB for /decisions) or more than 10,000 pairs."},
-    422: {"description": "A missing or mistyped field; `detail` names it."},
-    503: {"description": "No snapshot loaded yet (see /readyz)."},
-}
+    413: {"model": ProblemOut, "description": "Body over 64 KB (2 MB for /decisions) or more "
+          "than 10,000 pairs."},
+    422: {"model": ProblemOut, "description": "Invalid JSON, or a missing or mistyped field; "
+          "`detail` names it. The body is read as JSON whatever its Content-Type."},
+    503: {"model": ProblemOut, "description": "No snapshot loaded yet (see /readyz)."},
+}  # fmt: skip
 
 
 # --- the service ----------------------------------------------------------------------------
@@ -162,11 +184,11 @@ def _pair(item: object, loc: list) -> tuple[int, str]:
         raise _field_error(loc, "must be a JSON object with user_id and track_id", "type_error")
     user_id = item.get("user_id")
     track_id = item.get("track_id")
-    if user_id is None:
+    if "user_id" not in item:
         raise _field_error([*loc, "user_id"], "field required", "missing")
     if type(user_id) is not int or not INT64[0] <= user_id <= INT64[1]:
         raise _field_error([*loc, "user_id"], "must be a 64-bit integer", "int_type")
-    if track_id is None:
+    if "track_id" not in item:
         raise _field_error([*loc, "track_id"], "field required", "missing")
     if type(track_id) is not str or not TRACK_ID.fullmatch(track_id):
         raise _field_error(
@@ -198,7 +220,7 @@ class Service:
         self.serving = serving
         self.poll_seconds = poll_seconds
         self.snapshot: Snapshot | None = None
-        self.refused_stamp: tuple[int, int] | None = None
+        self.refused: tuple[tuple[int, int], float, str] | None = None  # stamp, when, why
         self.wake = threading.Event()
         self.stop = threading.Event()
         self.log = ServedLog(serving / "requests", log_interval, self._log_failed)
@@ -224,85 +246,90 @@ class Service:
         while not self.stop.is_set():
             self.wake.wait(self.poll_seconds)
             self.wake.clear()
-            if not self.stop.is_set():
+            if self.stop.is_set():
+                return
+            try:
                 self.reload()
+            except Exception:  # noqa: BLE001 - the watcher must outlive any one bad night
+                log.exception("reloading %s failed", self.serving / "manifest.json")
 
     def reload(self) -> bool:
-        """Load a new manifest's snapshot beside the old one and swap it in; True if swapped."""
+        """Load a new manifest's snapshot beside the old one and swap it in; True if swapped.
+
+        A refused manifest is tried again only when it changes, or after a minute (a read
+        error may be transient)."""
         stamp = manifest_stamp(self.serving)
         current = self.snapshot
-        if stamp is None or stamp == self.refused_stamp:
+        if stamp is None or (current is not None and stamp == current.stamp):
             return False
-        if current is not None and stamp == current.stamp:
+        if self.refused and self.refused[0] == stamp and time.time() - self.refused[1] < 60:
             return False
         try:
-            fresh = Snapshot(self.serving)
+            fresh = Snapshot(self.serving)  # checked whole before anything is swapped
         except Exception as exc:  # noqa: BLE001 - any broken snapshot is refused, not fatal
-            self.refused_stamp = stamp
+            self.refused = (stamp, time.time(), str(exc))
             m.REFUSED.inc()
             log.error("refused the snapshot of %s: %s", self.serving / "manifest.json", exc)
             return False
         self.snapshot = fresh  # the swap: one reference assignment
+        self.refused = None
         m.RELOADS.inc()
-        day = datetime.fromisoformat(fresh.decision_date).replace(tzinfo=UTC)
-        m.SNAPSHOT_DECISION_DATE.set(day.timestamp())
-        m.SNAPSHOT_PUBLISHED.set(fresh.manifest.get("published_at", 0))
+        m.SNAPSHOT_DECISION_DATE.set(fresh.decision_timestamp)
+        m.SNAPSHOT_PUBLISHED.set(fresh.published_at)
         m.SNAPSHOT_LOADED.set(fresh.loaded_at)
-        log.info("serving the snapshot of %s (run %s)", fresh.decision_date,
-                 fresh.manifest["run_id"])  # fmt: skip
+        log.info("serving the snapshot of %s (run %s)", fresh.decision_date, fresh.run_id)
         return True
 
-    def answers(
-        self, endpoint: str, pairs: list[tuple[int, str]], arm: str | None
-    ) -> tuple[str, Snapshot, list[dict]]:
-        snap = self.snapshot  # this request's snapshot, whatever a reload does meanwhile
+    def current(self) -> Snapshot:
+        snap = self.snapshot  # the request's snapshot, whatever a reload does meanwhile
         if snap is None:
             raise Problem(503, "no snapshot loaded yet: see /readyz")
-        request_id = uuid.uuid4().hex
-        served_at, day = utc_now()
+        return snap
+
+    def answer_pairs(
+        self,
+        snap: Snapshot,
+        endpoint: str,
+        pairs: list[tuple[int, str]],
+        arm: str | None,
+        stamp: tuple[str, str, str],
+    ) -> list[dict]:
+        """Answer the pairs from `snap`; log each answer (one line) and count them."""
+        request_id, served_at, day = stamp
+        decide, append, dumps = snap.decide, self.log.append, orjson.dumps
+        model_version, decision_date = snap.model_version, snap.decision_date
+        counts: dict[tuple[str, str], int] = {}
         out = []
-        counts: Counter = Counter()
-        append = self.log.append
         for user_id, track_id in pairs:
-            a = snap.answer(user_id, track_id, arm)
+            prediction, cache, p, rule, arm_name, source = decide(user_id, track_id, arm)
             answer = {
                 "request_id": request_id,
+                "served_at": served_at,
+                "endpoint": endpoint,
                 "user_id": user_id,
                 "track_id": track_id,
-                "prediction": a.prediction,
-                "should_cache": a.should_cache,
-                "p_play": a.p_play,
-                "policy": a.policy,
-                "arm": a.arm,
-                "model_version": a.model_version,
-                "decision_date": a.decision_date,
-                "source": a.source,
+                "prediction": prediction,
+                "should_cache": bool(cache),
+                "p_play": float(p),
+                "policy": rule,
+                "arm": arm_name,
+                "model_version": model_version,
+                "decision_date": decision_date,
+                "source": source,
             }
             out.append(answer)
-            counts[(a.arm or "none", a.source)] += 1
-            append(
-                day,
-                orjson.dumps(
-                    {
-                        "request_id": request_id,
-                        "served_at": served_at,
-                        "endpoint": endpoint,
-                        "user_id": user_id,
-                        "track_id": track_id,
-                        "arm": a.arm,
-                        "policy": a.policy,
-                        "model_version": a.model_version,
-                        "decision_date": a.decision_date,
-                        "p_play": a.p_play,
-                        "should_cache": a.should_cache,
-                        "source": a.source,
-                    },
-                    option=orjson.OPT_APPEND_NEWLINE,
-                ),
-            )
+            append(day, dumps(answer, option=orjson.OPT_APPEND_NEWLINE))
+            key = (arm_name, source)
+            counts[key] = counts.get(key, 0) + 1
         for (arm_name, source), n in counts.items():
-            m.ANSWERS.labels(endpoint, arm_name, source).inc(n)
-        return request_id, snap, out
+            m.ANSWERS.labels(endpoint, arm_name or "none", source).inc(n)
+        return out
+
+
+def _stamp() -> tuple[str, str, str]:
+    """(request_id, served_at, UTC date of the log file) of one HTTP request."""
+    served_at, day = utc_now()
+    return uuid.uuid4().hex, served_at, day
 
 
 def _response(status: int, content: object) -> Response:
@@ -328,7 +355,12 @@ def create_app(
         finally:
             service.close()
 
+    if not logging.getLogger().handlers:  # each uvicorn worker is a new process
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(process)d %(name)s %(message)s"
+        )
     app = FastAPI(
+        docs_url=None,  # served below from the installed Swagger UI, not from a CDN
         title="skipcache cache service",
         version="1",
         description="Answers, for any (user, track), whether the cache should keep the track "
@@ -337,6 +369,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
+    _offline_docs(app)
 
     async def timed(endpoint: str, request: Request, work) -> Response:
         started = time.perf_counter()
@@ -346,6 +379,11 @@ def create_app(
             response = _response(p.status, {"detail": p.detail})
             if p.status == 503:
                 response.headers["Retry-After"] = "2"
+        except ClientDisconnect:  # the client went away mid-body: nobody to answer
+            response = Response(status_code=499)
+        except Exception:  # a bug: counted and logged, and the service stays up
+            log.exception("%s failed", endpoint)
+            response = _response(500, {"detail": "internal error (logged)"})
         m.REQUESTS.labels(endpoint, str(response.status_code)).inc()
         m.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
         return response
@@ -353,7 +391,7 @@ def create_app(
     def single(endpoint: str, arm: str | None, summary: str):
         async def work(request: Request) -> dict:
             pair = _pair(await _read_json(request, MAX_BODY), ["body"])
-            return service.answers(endpoint, [pair], arm)[2][0]
+            return service.answer_pairs(service.current(), endpoint, [pair], arm, _stamp())[0]
 
         async def handler(request: Request) -> Response:
             return await timed(endpoint, request, work)
@@ -383,11 +421,16 @@ def create_app(
         if len(items) > MAX_BATCH:
             raise Problem(413, f"{len(items)} pairs: at most {MAX_BATCH} in one request")
         name = body.get("policy", "abtest")
-        if name not in ENDPOINT_ARMS:
+        if not isinstance(name, str) or name not in ENDPOINT_ARMS:
             raise _field_error(["body", "policy"], "must be abtest, recommend or naive", "enum")
         pairs = [_pair(item, ["body", "pairs", i]) for i, item in enumerate(items)]
-        request_id, snap, answers = service.answers("decisions", pairs, ENDPOINT_ARMS[name])
-        return {"request_id": request_id, "decision_date": snap.decision_date, "answers": answers}
+        snap, stamp, answers = service.current(), _stamp(), []
+        for start in range(0, len(pairs), BATCH_SLICE):
+            if start:  # let single requests in between the slices of a large batch
+                await asyncio.sleep(0)
+            chunk = pairs[start : start + BATCH_SLICE]
+            answers += service.answer_pairs(snap, "decisions", chunk, ENDPOINT_ARMS[name], stamp)
+        return {"request_id": stamp[0], "decision_date": snap.decision_date, "answers": answers}
 
     @app.post(
         "/decisions",
@@ -406,9 +449,10 @@ def create_app(
     @app.get("/readyz", summary="503 until a snapshot is loaded; then its night and age.")
     async def readyz() -> Response:
         snap = service.snapshot
+        refused = service.refused[2] if service.refused else None
         if snap is None:
-            return _response(503, {"ready": False, "reason": f"no snapshot under {serving}"})
-        published = snap.manifest.get("published_at")
+            reason = f"refused: {refused}" if refused else f"no snapshot under {serving}"
+            return _response(503, {"ready": False, "reason": reason})
         return _response(
             200,
             {
@@ -416,10 +460,12 @@ def create_app(
                 "decision_date": snap.decision_date,
                 "model_version": snap.model_version,
                 "decision_policy": snap.decision_policy,
-                "run_id": snap.manifest["run_id"],
-                "published_at": published,
+                "run_id": snap.run_id,
+                "published_at": snap.published_at,
                 "loaded_at": snap.loaded_at,
-                "age_seconds": round(time.time() - (published or snap.loaded_at), 3),
+                "age_seconds": round(time.time() - snap.published_at, 3),
+                "watcher_alive": service.watcher.is_alive(),
+                "last_refused": refused,
             },
         )
 
@@ -428,6 +474,39 @@ def create_app(
         return Response(*m.exposition())
 
     return app
+
+
+def _offline_docs(app: FastAPI) -> None:
+    """/docs from the Swagger UI files of the swagger-ui-bundle-v2 package (no network), and
+    the request schemas of the raw-body handlers in the OpenAPI components."""
+    import swagger_ui_bundle
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.openapi.utils import get_openapi
+    from fastapi.staticfiles import StaticFiles
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path))
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title}: API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            spec = get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes,
+            )  # fmt: skip
+            spec.setdefault("components", {}).setdefault("schemas", {}).update(REQUEST_SCHEMAS)
+            app.openapi_schema = spec
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def app_from_env() -> FastAPI:
@@ -441,7 +520,6 @@ def serve(warehouse: str | None, host: str, port: int, workers: int) -> None:
 
     paths = resolve_paths(None, warehouse)
     os.environ["SKIPCACHE_WAREHOUSE"] = str(paths.warehouse)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     options = dict(
         host=host, port=port, factory=True, access_log=False, loop="uvloop", http="httptools",
         log_level="warning", timeout_graceful_shutdown=10,

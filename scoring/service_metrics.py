@@ -31,26 +31,28 @@ LATENCY = Histogram(
 )
 SNAPSHOT_DECISION_DATE = Gauge(
     "skipcache_service_snapshot_decision_date_seconds",
-    "Decision date of the snapshot being served (Unix time of its midnight, UTC).",
-    multiprocess_mode="max",
+    "Decision date of the snapshot being served (Unix time of its midnight, UTC; with several "
+    "workers, the oldest any worker serves).",
+    multiprocess_mode="min",
 )
 SNAPSHOT_PUBLISHED = Gauge(
     "skipcache_service_snapshot_published_timestamp_seconds",
     "When the snapshot being served was published by the nightly job (Unix time).",
-    multiprocess_mode="max",
+    multiprocess_mode="min",
 )
 SNAPSHOT_LOADED = Gauge(
     "skipcache_service_snapshot_loaded_timestamp_seconds",
     "When the snapshot being served was loaded by the service (Unix time).",
-    multiprocess_mode="max",
+    multiprocess_mode="min",
 )
 RELOADS = Counter(
     "skipcache_service_reloads",
-    "Snapshots loaded and swapped in (the first load included).",
+    "Snapshots loaded and swapped in (the first load included), summed over the workers.",
 )
 REFUSED = Counter(
     "skipcache_service_snapshot_refused",
-    "New snapshots refused (unreadable, sha256 mismatch, inconsistent); the old one kept serving.",
+    "New snapshots refused (unreadable, sha256 mismatch, inconsistent; counted by each worker); "
+    "the old one kept serving.",
 )
 LOG_WRITE_FAILURES = Counter(
     "skipcache_service_log_write_failures",

@@ -22,7 +22,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -271,6 +271,16 @@ class Answer:
         return self.__dict__.copy()
 
 
+def _rows(table: pa.Table, columns: list[str], chunk: int = 20_000):
+    """The table's rows as tuples, converted a slice at a time with a pause between slices, so
+    that a reload in a background thread never holds the interpreter for long (pyarrow's
+    conversion to Python objects does not release it)."""
+    for start in range(0, table.num_rows, chunk):
+        part = table.slice(start, chunk).select(columns).to_pydict()
+        yield from zip(*(part[c] for c in columns), strict=True)
+        time.sleep(0)
+
+
 class Snapshot:
     """One night's published snapshot in memory; answers any (user, track) in microseconds.
 
@@ -279,95 +289,125 @@ class Snapshot:
     margin of the linear model is intercept + global part + the user's part + the track's part
     + the pair features (favourite-genre matches and the user's history on the track's genres,
     summed over the track's genres as request_features sums them), then the calibration's
-    sigmoid; an unknown user or track takes the cold-start part (`cold_start`). Immutable once
-    loaded: the service swaps a whole Snapshot in with one reference assignment.
+    sigmoid; an unknown user or track takes the cold-start part (`cold_start`). Everything is
+    checked while loading; once loaded it is immutable, and the service swaps a whole Snapshot
+    in with one reference assignment.
     """
 
     def __init__(self, serving: Path) -> None:
         self.serving = Path(serving)
         self.stamp = manifest_stamp(self.serving)
-        manifest = read_manifest(self.serving)
+        try:
+            manifest = read_manifest(self.serving)
+        except (OSError, ValueError) as exc:
+            raise SnapshotError(f"{self.serving / MANIFEST}: {exc}") from exc
         if manifest is None:
             raise SnapshotError(f"{self.serving / MANIFEST}: no published snapshot")
-        if manifest.get("format") != FORMAT:
-            raise SnapshotError(
-                f"{self.serving / MANIFEST}: format {manifest.get('format')}, expected {FORMAT} "
-                "(publish again with this version: skipcache nightly)"
-            )
+        try:
+            self._check(manifest)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SnapshotError(f"{self.serving / MANIFEST}: {exc!r}") from exc
         tables = {}
         for kind, meta in manifest["files"].items():
             path = self.serving / meta["file"]
             try:
                 if _sha256(path) != meta["sha256"]:
                     raise SnapshotError(f"{path}: sha256 differs from {MANIFEST}")
-                tables[kind] = pq.read_table(path).to_pydict()
+                tables[kind] = pq.read_table(path)
             except (OSError, pa.ArrowException) as exc:
                 raise SnapshotError(f"{path}: {exc}") from exc
-            rows = len(next(iter(tables[kind].values()), []))
-            if rows != meta["row_count"]:
-                raise SnapshotError(f"{path}: {rows} rows, {MANIFEST} says {meta['row_count']}")
-        self.manifest = manifest
-        self.decision_date: str = manifest["decision_date"]
-        self.decision_policy: str = manifest["decision_policy"]
-        self.model_version: str = manifest["model_version"]
-        self.threshold: float = float(manifest["threshold"])
-        self.arm_shares: dict[str, float] = manifest["arm_shares"]
-        s = manifest["scoring"]
-        self.is_model = policy.is_model(self.decision_policy)
-        self.global_skip_rate: float = s["global_skip_rate"]
-        self.cold_user_skip_rate: float = s["cold_user_skip_rate"]
-        self.prior_weight: float = s["skip_rate_prior_weight"]
-        if self.is_model:
-            self.base = s["intercept"] + s["global_part"]
-            self.sigmoid = (s["sigmoid_a"], s["sigmoid_b"])
-            self.cold_user_part: float = s["cold_user_part"]
-            self.cold_track_part: float = s["cold_track_part"]
-            self.pair_weights = {
-                w["feature"]: (w["transform"], w["impute_value"], w["center"], w["scale"],
-                               w["weight"])
-                for w in s["pair_features"]
-            }  # fmt: skip
-        else:
-            self.base, self.sigmoid, self.pair_weights = 0.0, (1.0, 0.0), {}
-            self.cold_user_part = self.cold_track_part = 0.0
-        d = tables["decisions"]
-        self.pairs = {
-            (u, t): (a, p, c, m)
-            for u, t, a, p, c, m in zip(
-                d["user_id"], d["track_id"], d["arm"], d["p_play"], d["should_cache"],
-                d["model_version"], strict=True,
-            )
-        }  # fmt: skip
-        t = tables["track_defaults"]
-        self.track_defaults = dict(zip(t["track_id"], t["p_play"], strict=True))
-        u = tables["users"]
-        self.users = dict(
-            zip(u["user_id"], zip(u["user_part"], u["user_skip_rate"], strict=True), strict=True)
-        )
-        t = tables["tracks"]
-        self.tracks = dict(
-            zip(t["track_id"], zip(t["track_part"], map(tuple, t["genres"]), strict=True),
-                strict=True)
-        )  # fmt: skip
-        g = tables["user_genres"]
-        self.user_genres: dict[int, dict[str, tuple[int, int, int]]] = {}
-        for user, genre, n, skips, fav in zip(
-            g["user_id"], g["genre"], g["user_genre_listens_before"],
-            g["user_genre_skips_before"], g["is_favourite_genre"], strict=True,
-        ):  # fmt: skip
-            self.user_genres.setdefault(user, {})[genre] = (n, skips, int(fav))
+            if tables[kind].num_rows != meta["row_count"]:
+                raise SnapshotError(
+                    f"{path}: {tables[kind].num_rows} rows, {MANIFEST} says {meta['row_count']}"
+                )
+        try:
+            self._load(tables)
+        except (KeyError, TypeError, ValueError, pa.ArrowException) as exc:
+            raise SnapshotError(f"{self.serving}: unreadable snapshot: {exc!r}") from exc
         self.loaded_at = time.time()
 
+    def _check(self, manifest: dict) -> None:
+        """Everything the service needs from the manifest, valid, before anything is swapped."""
+        if manifest.get("format") != FORMAT:
+            raise ValueError(
+                f"format {manifest.get('format')}, expected {FORMAT} "
+                "(publish again with this version: skipcache nightly)"
+            )
+        self.manifest = manifest
+        self.decision_date: str = date.fromisoformat(manifest["decision_date"]).isoformat()
+        self.decision_timestamp = (
+            datetime.fromisoformat(self.decision_date).replace(tzinfo=UTC).timestamp()
+        )
+        self.run_id: str = str(manifest["run_id"])
+        self.decision_policy: str = str(manifest["decision_policy"])
+        self.model_version: str = str(manifest["model_version"])
+        self.published_at = float(manifest["published_at"])
+        settings = policy.DecisionSettings(
+            threshold=float(manifest["threshold"]), arm_shares=dict(manifest["arm_shares"])
+        )
+        self.threshold: float = settings.threshold
+        self.arm_shares: dict[str, float] = settings.arm_shares
+        s = manifest["scoring"]
+        self.is_model = policy.is_model(self.decision_policy)
+        self.global_skip_rate = float(s["global_skip_rate"])
+        self.cold_user_skip_rate = float(s["cold_user_skip_rate"])
+        self.prior_weight = float(s["skip_rate_prior_weight"])
+        self.pair_weights: dict[str, tuple[str, float, float, float, float]] = {}
+        if self.is_model:
+            self.base = float(s["intercept"]) + float(s["global_part"])
+            self.sigmoid = (float(s["sigmoid_a"]), float(s["sigmoid_b"]))
+            self.cold_user_part = float(s["cold_user_part"])
+            self.cold_track_part = float(s["cold_track_part"])
+            for w in s["pair_features"]:
+                if w["feature"] not in PAIR_FEATURES:
+                    raise ValueError(f"{w['feature']} is not a pair feature")
+                self.pair_weights[w["feature"]] = (
+                    w["transform"], float(w["impute_value"]), float(w["center"]),
+                    float(w["scale"]), float(w["weight"]),
+                )  # fmt: skip
+        else:
+            self.base, self.sigmoid = 0.0, (1.0, 0.0)
+            self.cold_user_part = self.cold_track_part = 0.0
+        files = manifest["files"]
+        missing = {"decisions", "track_defaults", "users", "tracks", "user_genres"} - set(files)
+        if missing:
+            raise ValueError(f"files missing from the manifest: {sorted(missing)}")
+
+    def _load(self, tables: dict[str, pa.Table]) -> None:
+        columns = ["user_id", "track_id", "arm", "p_play", "should_cache", "model_version"]
+        self.pairs = {
+            (u, t): (a, p, c, m) for u, t, a, p, c, m in _rows(tables["decisions"], columns)
+        }
+        self.track_defaults = dict(_rows(tables["track_defaults"], ["track_id", "p_play"]))
+        self.users = {
+            u: (part, rate)
+            for u, part, rate in _rows(tables["users"], ["user_id", "user_part", "user_skip_rate"])
+        }
+        self.tracks = {
+            t: (part, tuple(genres))
+            for t, part, genres in _rows(tables["tracks"], ["track_id", "track_part", "genres"])
+        }
+        self.user_genres: dict[int, dict[str, tuple[int, int, int]]] = {}
+        columns = ["user_id", "genre", "user_genre_listens_before", "user_genre_skips_before",
+                   "is_favourite_genre"]  # fmt: skip
+        for user, genre, n, skips, fav in _rows(tables["user_genres"], columns):
+            self.user_genres.setdefault(user, {})[genre] = (n, skips, int(fav))
+        # the arms of the known users, once (an md5 each); unknown users get theirs per request
+        self.arms = {u: arm_of(u, self.arm_shares) for u in {*self.users, *self.user_genres}}
+
     def arm_of(self, user_id: int) -> str:
-        return arm_of(user_id, self.arm_shares)
+        arm = self.arms.get(user_id)
+        return arm if arm is not None else arm_of(user_id, self.arm_shares)
 
     def compute(self, user_id: int, track_id: str) -> tuple[float, bool, bool]:
         """(p_play under the night's policy, is_favourite_genre, both user and track known)."""
         user = self.users.get(user_id)
         track = self.tracks.get(track_id)
-        user_part, user_skip_rate = user if user else (self.cold_user_part,
-                                                       self.cold_user_skip_rate)  # fmt: skip
-        track_part, genres = track if track else (self.cold_track_part, ())
+        if user is None:
+            user_part, user_skip_rate = self.cold_user_part, self.cold_user_skip_rate
+        else:
+            user_part, user_skip_rate = user
+        track_part, genres = track if track is not None else (self.cold_track_part, ())
         matches = listens = skips = 0
         history = self.user_genres.get(user_id)
         if history:
@@ -385,16 +425,21 @@ class Snapshot:
             if self.decision_policy == policy.BASELINE_CONSTANT:
                 return 1 - self.global_skip_rate, favourite, known
             return policy.naive_p_play(favourite), favourite, known
-        values = {
-            "is_favourite_genre": 1.0 if favourite else 0.0,
-            "favourite_genre_matches": float(matches),
-            "user_genre_listens_before": float(listens),
-            "user_genre_skip_rate": (skips + self.prior_weight * user_skip_rate)
-            / (listens + self.prior_weight),
-        }
         margin = self.base + user_part + track_part
-        for feature, (transform, impute, center, scale, weight) in self.pair_weights.items():
-            x = values[feature]
+        weights = self.pair_weights
+        for feature, x in (
+            ("is_favourite_genre", 1.0 if favourite else 0.0),
+            ("favourite_genre_matches", float(matches)),
+            ("user_genre_listens_before", float(listens)),
+            (
+                "user_genre_skip_rate",
+                (skips + self.prior_weight * user_skip_rate) / (listens + self.prior_weight),
+            ),
+        ):
+            w = weights.get(feature)
+            if w is None:
+                continue
+            transform, impute, center, scale, weight = w
             if transform == "log1p":
                 x = math.log(1 + max(x, 0.0))
             if x != x:  # NaN: unknown, imputed as in training
@@ -402,11 +447,14 @@ class Snapshot:
             margin += weight * (x - center) / scale
         a, b = self.sigmoid
         z = a * margin + b
+        if z != z:
+            return math.nan, favourite, known  # no finite answer: the caller falls back
         p = 1.0 / (1.0 + math.exp(-z)) if z > -700 else 0.0
         return policy.clamp(p), favourite, known
 
-    def answer(self, user_id: int, track_id: str, arm: str | None = None) -> Answer:
-        """The answer for the pair in `arm` (None: the user's own arm, as /abtest)."""
+    def decide(self, user_id: int, track_id: str, arm: str | None = None) -> tuple:
+        """(prediction, should_cache, p_play, policy, arm, source) for the pair in `arm`
+        (None: the user's own arm, as /abtest). The service's hot path."""
         if arm is None:
             arm = self.arm_of(user_id)
         row = self.pairs.get((user_id, track_id))
@@ -423,16 +471,15 @@ class Snapshot:
                 p = self.track_defaults.get(track_id, 1 - self.global_skip_rate)
                 source = "track_default"
             cache = policy.should_cache(p, arm, self.threshold)
+        return ("PLAY" if p >= self.threshold else "SKIP", cache, p, rule, arm, source)
+
+    def answer(self, user_id: int, track_id: str, arm: str | None = None) -> Answer:
+        """The answer for the pair in `arm` (None: the user's own arm, as /abtest)."""
+        prediction, cache, p, rule, arm, source = self.decide(user_id, track_id, arm)
         return Answer(
-            "PLAY" if p >= self.threshold else "SKIP",
-            bool(cache),
-            float(p),
-            rule,
-            arm,
-            self.model_version,
-            self.decision_date,
-            source,
-        )
+            prediction, bool(cache), float(p), rule, arm, self.model_version,
+            self.decision_date, source,
+        )  # fmt: skip
 
 
 class SnapshotReader:

@@ -7,6 +7,7 @@ import functools
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -166,8 +167,9 @@ def test_the_contract_of_each_endpoint(night):
     user, track, arm = query(
         wh, "select user_id, track_id, arm from decisions.cache_decisions order by 1, 2 limit 1"
     )[0]
-    fields = {"request_id", "user_id", "track_id", "prediction", "should_cache", "p_play",
-              "policy", "arm", "model_version", "decision_date", "source"}  # fmt: skip
+    fields = {"request_id", "served_at", "endpoint", "user_id", "track_id", "prediction",
+              "should_cache", "p_play", "policy", "arm", "model_version", "decision_date",
+              "source"}  # fmt: skip
     with running_service(wh) as service:
         client = service.client()
         for path in ENDPOINTS:
@@ -194,10 +196,17 @@ def test_the_contract_of_each_endpoint(night):
         spec = json.loads(spec)
         for path in [*ENDPOINTS, "/decisions"]:
             post = spec["paths"][path]["post"]
-            schema = post["requestBody"]["content"]["application/json"]["schema"]
-            assert schema.get("examples"), path
+            ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            schema = spec["components"]["schemas"][ref.rsplit("/", 1)[1]]
+            assert schema.get("examples") and schema["required"], path
             assert {"200", "413", "422"} <= set(post["responses"]), path
         assert "AnswerOut" in spec["components"]["schemas"]
+        refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(spec)))
+        assert refs and refs <= set(spec["components"]["schemas"]), refs  # every $ref resolves
+        status, page = client.get("/docs")  # Swagger UI from the installed package, no CDN
+        assert status == 200 and b"/static/swagger/swagger-ui-bundle.js" in page
+        assert b"cdn." not in page
+        assert client.get("/static/swagger/swagger-ui-bundle.js")[0] == 200
         status, metrics = client.get("/metrics")
         text = metrics.decode()
         assert status == 200
@@ -217,7 +226,9 @@ def test_bad_input_gets_a_clear_4xx_and_never_a_5xx(night):
             ({"user_id": 1.5, "track_id": PAIR["track_id"]}, "user_id"),
             ({"user_id": True, "track_id": PAIR["track_id"]}, "user_id"),
             ({"user_id": 2**64, "track_id": PAIR["track_id"]}, "user_id"),
+            ({"user_id": None, "track_id": PAIR["track_id"]}, "user_id"),
             ({"user_id": 101}, "track_id"),
+            ({"user_id": 101, "track_id": None}, "track_id"),
             ({"user_id": 101, "track_id": ""}, "track_id"),
             ({"user_id": 101, "track_id": "short"}, "track_id"),
             ({"user_id": 101, "track_id": "!" * 22}, "track_id"),
@@ -242,7 +253,9 @@ def test_bad_input_gets_a_clear_4xx_and_never_a_5xx(night):
         assert status == 413
         status, body = client.post("/decisions", {"pairs": [PAIR] * 10_000})
         assert status == 200 and len(body["answers"]) == 10_000
-        assert client.post("/decisions", {"pairs": [PAIR], "policy": "other"})[0] == 422
+        for bad_policy in ["other", [], {}, None, 3]:
+            status, body = client.post("/decisions", {"pairs": [PAIR], "policy": bad_policy})
+            assert status == 422 and body["detail"][0]["loc"] == ["body", "policy"], bad_policy
         assert client.get("/healthz")[0] == 200
 
 
@@ -265,9 +278,10 @@ def test_arbitrary_json_and_bytes_never_get_a_5xx(night):
     bodies = (
         json_values.map(lambda v: json.dumps(v).encode())
         | pair_like.map(lambda v: json.dumps(v).encode())
-        | st.fixed_dictionaries({"pairs": st.lists(pair_like | json_values, max_size=5)}).map(
-            lambda v: json.dumps(v).encode()
-        )
+        | st.fixed_dictionaries(
+            {"pairs": st.lists(pair_like | json_values, max_size=5)},
+            optional={"policy": json_values | st.sampled_from(["abtest", "recommend", "naive"])},
+        ).map(lambda v: json.dumps(v).encode())
         | st.binary(max_size=200)
     )
     with running_service(wh) as service:
@@ -315,7 +329,7 @@ def test_every_answer_is_logged_and_a_kill_loses_at_most_the_last_second(night, 
         ] * 7
         assert set(records[0]) == {"request_id", "served_at", "endpoint", "user_id", "track_id",
                                    "arm", "policy", "model_version", "decision_date", "p_play",
-                                   "should_cache", "source"}  # fmt: skip
+                                   "should_cache", "source", "prediction"}  # fmt: skip
         for _ in range(20):
             assert client.post("/abtest", PAIR)[0] == 200
         time.sleep(1.5)
@@ -345,6 +359,21 @@ def test_a_broken_snapshot_is_refused_and_sighup_reloads(night, tmp_path: Path):
         assert client.post("/abtest", PAIR)[0] == 200
         metrics = client.get("/metrics")[1].decode()
         assert "skipcache_service_snapshot_refused_total 1.0" in metrics
+        for broken in (
+            {**manifest, "run_id": "bad-date", "decision_date": "2025-13-45"},
+            {k: v for k, v in manifest.items() if k != "run_id"},
+            {**manifest, "run_id": "no-arms", "arm_shares": {}},
+            {**manifest, "run_id": "bad-threshold", "threshold": "high"},
+        ):
+            _replace_manifest(serving, broken)
+            os.killpg(service.proc.pid, signal.SIGHUP)
+            time.sleep(1.0)
+            status, ready = client.get("/readyz")
+            ready = json.loads(ready)
+            assert status == 200 and ready["run_id"] == manifest["run_id"], ready
+            assert ready["watcher_alive"] and ready["last_refused"]
+            assert client.post("/abtest", PAIR)[0] == 200
+        assert "skipcache_service_snapshot_refused_total 5.0" in client.get("/metrics")[1].decode()
         _replace_manifest(serving, {**manifest, "run_id": "fixed"})
         os.killpg(service.proc.pid, signal.SIGHUP)
         time.sleep(1.5)
@@ -433,3 +462,14 @@ def test_the_load_of_a_real_nightly_run_sees_no_error_and_moves_to_the_new_night
     first_new = min(t for t, _, day in seen if day == new)
     assert first_new - published <= 10
     assert all(day == new for t, _, day in seen if t > first_new + 1)
+
+
+def test_no_finite_model_answer_falls_back_to_the_track_default(night):
+    _, wh = night
+    snap = Snapshot(wh.parent / "serving")
+    user, track = next((u, t) for (u, t) in _sample_pairs(wh, 10)[1] if u in snap.users)
+    track = next(iter(snap.tracks))
+    snap.users[user] = (float("nan"), snap.users[user][1])  # a broken part
+    answer = snap.answer(user, track, policy.MODEL)
+    assert answer.source == "track_default"
+    assert answer.p_play == snap.track_defaults[track]
