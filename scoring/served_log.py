@@ -14,8 +14,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 log = logging.getLogger("skipcache.served_log")
@@ -104,7 +104,16 @@ class ServedLog:
                     self.on_failure(len(lines))
 
 
+_second: list = [None, "", ""]  # the last second formatted: (second, its text, its date)
+
+
 def utc_now() -> tuple[str, str]:
-    """(served_at as ISO UTC with Z, the UTC date that names the log file)."""
-    now = datetime.now(UTC)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), now.strftime("%Y-%m-%d")
+    """(served_at as ISO UTC with Z, the UTC date that names the log file); the date and time
+    of the second are formatted once a second."""
+    now = time.time()
+    second = int(now)
+    if second != _second[0]:
+        moment = time.gmtime(second)
+        _second[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S", moment),
+                      time.strftime("%Y-%m-%d", moment)]  # fmt: skip
+    return f"{_second[1]}.{int((now - second) * 1e6):06d}Z", _second[2]

@@ -17,11 +17,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import signal
 import threading
 import time
-import uuid
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
@@ -44,7 +42,6 @@ MAX_BATCH = 10_000  # pairs in one POST /decisions
 MAX_BATCH_BODY = 2 * 1024 * 1024  # 10,000 pairs of about 60 bytes fit with room to spare
 BATCH_SLICE = 1_000  # pairs answered between two yields to the event loop
 INT64 = (-(2**63), 2**63 - 1)
-TRACK_ID = re.compile(r"[0-9A-Za-z]{22}")
 ENDPOINT_ARMS = {"naive": policy.NAIVE, "recommend": policy.MODEL, "abtest": None}
 JSON = "application/json"
 
@@ -190,14 +187,19 @@ def _pair(item: object, loc: list) -> tuple[int, str]:
         raise _field_error([*loc, "user_id"], "must be a 64-bit integer", "int_type")
     if "track_id" not in item:
         raise _field_error([*loc, "track_id"], "field required", "missing")
-    if type(track_id) is not str or not TRACK_ID.fullmatch(track_id):
+    if (
+        type(track_id) is not str
+        or len(track_id) != 22
+        or not (track_id.isascii() and track_id.isalnum())  # base62, without a regex
+    ):
         raise _field_error(
             [*loc, "track_id"], "must be a string of 22 base62 characters", "string_pattern"
         )
     return user_id, track_id
 
 
-async def _read_json(request: Request, limit: int) -> object:
+async def _read_request(request: Request, limit: int) -> bytes:
+    """The body of a request that came through FastAPI (the fast path reads its own)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise Problem(413, f"body of {declared} bytes is over the limit of {limit}")
@@ -207,8 +209,12 @@ async def _read_json(request: Request, limit: int) -> object:
         if size > limit:
             raise Problem(413, f"body is over the limit of {limit} bytes")
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse(body: bytes) -> object:
     try:
-        return orjson.loads(b"".join(chunks))
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise _field_error(["body"], f"invalid JSON: {exc}", "json_invalid") from None
 
@@ -293,43 +299,60 @@ class Service:
         pairs: list[tuple[int, str]],
         arm: str | None,
         stamp: tuple[str, str, str],
-    ) -> list[dict]:
-        """Answer the pairs from `snap`; log each answer (one line) and count them."""
+    ) -> bytes:
+        """Answer the pairs from `snap` as a JSON array; log each answer (one line) and count
+        them. Every string in an answer is one of ours (ids, dates, names checked when the
+        snapshot loaded, base62 track ids), so the array splits into lines at `},{`."""
         request_id, served_at, day = stamp
-        decide, append, dumps = snap.decide, self.log.append, orjson.dumps
+        decide = snap.decide
         model_version, decision_date = snap.model_version, snap.decision_date
-        counts: dict[tuple[str, str], int] = {}
+        counts: dict[tuple[str | None, str], int] = {}
         out = []
         for user_id, track_id in pairs:
             prediction, cache, p, rule, arm_name, source = decide(user_id, track_id, arm)
-            answer = {
-                "request_id": request_id,
-                "served_at": served_at,
-                "endpoint": endpoint,
-                "user_id": user_id,
-                "track_id": track_id,
-                "prediction": prediction,
-                "should_cache": bool(cache),
-                "p_play": float(p),
-                "policy": rule,
-                "arm": arm_name,
-                "model_version": model_version,
-                "decision_date": decision_date,
-                "source": source,
-            }
-            out.append(answer)
-            append(day, dumps(answer, option=orjson.OPT_APPEND_NEWLINE))
+            out.append(
+                {
+                    "request_id": request_id,
+                    "served_at": served_at,
+                    "endpoint": endpoint,
+                    "user_id": user_id,
+                    "track_id": track_id,
+                    "prediction": prediction,
+                    "should_cache": bool(cache),
+                    "p_play": float(p),
+                    "policy": rule,
+                    "arm": arm_name,
+                    "model_version": model_version,
+                    "decision_date": decision_date,
+                    "source": source,
+                }
+            )
             key = (arm_name, source)
             counts[key] = counts.get(key, 0) + 1
+        payload = orjson.dumps(out)
+        if out:
+            self.log.append(day, payload[1:-1].replace(b"},{", b"}\n{") + b"\n")
         for (arm_name, source), n in counts.items():
-            m.ANSWERS.labels(endpoint, arm_name or "none", source).inc(n)
-        return out
+            _child(m.ANSWERS, endpoint, arm_name or "none", source).inc(n)
+        return payload
+
+
+_CHILDREN: dict[tuple, object] = {}
+
+
+def _child(metric, *labels: str):
+    """metric.labels(*labels), looked up once (labels() costs more than the increment)."""
+    key = (metric, labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*labels)
+    return child
 
 
 def _stamp() -> tuple[str, str, str]:
     """(request_id, served_at, UTC date of the log file) of one HTTP request."""
     served_at, day = utc_now()
-    return uuid.uuid4().hex, served_at, day
+    return os.urandom(16).hex(), served_at, day
 
 
 def _response(status: int, content: object) -> Response:
@@ -338,7 +361,7 @@ def _response(status: int, content: object) -> Response:
 
 def create_app(
     serving: Path | None = None, poll_seconds: float | None = None, log_interval: float = 0.5
-) -> FastAPI:
+) -> FastPath:
     """The app over `serving` (default: serving/ beside the configured warehouse)."""
     serving = Path(serving) if serving else resolve_paths().home / "serving"
     poll = poll_seconds or float(os.environ.get("SKIPCACHE_RELOAD_SECONDS") or 2.0)
@@ -371,38 +394,55 @@ def create_app(
     app.state.service = service
     _offline_docs(app)
 
-    async def timed(endpoint: str, request: Request, work) -> Response:
+    async def respond(endpoint: str, work, read) -> tuple[int, bytes, list]:
+        """Run one request's `work(read)`; (status, JSON body, extra headers), counted."""
         started = time.perf_counter()
+        headers: list = []
         try:
-            response = _response(200, await work(request))
+            status, body = 200, await work(read)
         except Problem as p:
-            response = _response(p.status, {"detail": p.detail})
+            status, body = p.status, orjson.dumps({"detail": p.detail})
             if p.status == 503:
-                response.headers["Retry-After"] = "2"
+                headers = [(b"retry-after", b"2")]
         except ClientDisconnect:  # the client went away mid-body: nobody to answer
-            response = Response(status_code=499)
+            status, body = 499, b""
         except Exception:  # a bug: counted and logged, and the service stays up
             log.exception("%s failed", endpoint)
-            response = _response(500, {"detail": "internal error (logged)"})
-        m.REQUESTS.labels(endpoint, str(response.status_code)).inc()
-        m.LATENCY.labels(endpoint).observe(time.perf_counter() - started)
-        return response
+            status, body = 500, orjson.dumps({"detail": "internal error (logged)"})
+        _child(m.REQUESTS, endpoint, str(status)).inc()
+        _child(m.LATENCY, endpoint).observe(time.perf_counter() - started)
+        return status, body, headers
 
-    def single(endpoint: str, arm: str | None, summary: str):
-        async def work(request: Request) -> dict:
-            pair = _pair(await _read_json(request, MAX_BODY), ["body"])
-            return service.answer_pairs(service.current(), endpoint, [pair], arm, _stamp())[0]
+    def route(path: str, work, summary: str, request_model, response_model) -> None:
+        """POST `path`, through FastAPI (documented) and through the fast path (served)."""
 
         async def handler(request: Request) -> Response:
-            return await timed(endpoint, request, work)
+            status, body, headers = await respond(
+                path[1:], work, lambda limit: _read_request(request, limit)
+            )
+            response = Response(body, status_code=status, media_type=JSON)
+            for name, value in headers:
+                response.headers[name.decode()] = value.decode()
+            return response
 
         app.post(
-            f"/{endpoint}",
+            path,
             summary=summary,
             response_model=None,
-            responses={200: {"model": AnswerOut}, **ERRORS_DOC},
-            openapi_extra=_body_doc(PairRequest),
+            responses={200: {"model": response_model}, **ERRORS_DOC},
+            openapi_extra=_body_doc(request_model),
         )(handler)
+        fast_routes[path] = (path[1:], work)
+
+    fast_routes: dict[str, tuple] = {}
+
+    def single(endpoint: str, arm: str | None, summary: str) -> None:
+        async def work(read) -> bytes:
+            pair = _pair(_parse(await read(MAX_BODY)), ["body"])
+            payload = service.answer_pairs(service.current(), endpoint, [pair], arm, _stamp())
+            return payload[1:-1]
+
+        route(f"/{endpoint}", work, summary, PairRequest, AnswerOut)
 
     single("naive", policy.NAIVE, "The seed's naive rule: cache iff the track's genres meet "
            "the user's favourite genres.")  # fmt: skip
@@ -411,8 +451,8 @@ def create_app(
     single("abtest", None, "The user's A/B arm (a stable hash of user_id, as the nightly "
            "arms) and that arm's answer.")  # fmt: skip
 
-    async def batch(request: Request) -> dict:
-        body = await _read_json(request, MAX_BATCH_BODY)
+    async def batch(read) -> bytes:
+        body = _parse(await read(MAX_BATCH_BODY))
         if not isinstance(body, dict):
             raise _field_error(["body"], "must be a JSON object with pairs", "type_error")
         items = body.get("pairs")
@@ -424,23 +464,24 @@ def create_app(
         if not isinstance(name, str) or name not in ENDPOINT_ARMS:
             raise _field_error(["body", "policy"], "must be abtest, recommend or naive", "enum")
         pairs = [_pair(item, ["body", "pairs", i]) for i, item in enumerate(items)]
-        snap, stamp, answers = service.current(), _stamp(), []
+        snap, stamp, parts = service.current(), _stamp(), []
         for start in range(0, len(pairs), BATCH_SLICE):
             if start:  # let single requests in between the slices of a large batch
                 await asyncio.sleep(0)
             chunk = pairs[start : start + BATCH_SLICE]
-            answers += service.answer_pairs(snap, "decisions", chunk, ENDPOINT_ARMS[name], stamp)
-        return {"request_id": stamp[0], "decision_date": snap.decision_date, "answers": answers}
+            parts.append(
+                service.answer_pairs(snap, "decisions", chunk, ENDPOINT_ARMS[name], stamp)[1:-1]
+            )
+        head = orjson.dumps({"request_id": stamp[0], "decision_date": snap.decision_date})
+        return head[:-1] + b',"answers":[' + b",".join(parts) + b"]}"
 
-    @app.post(
+    route(
         "/decisions",
-        summary="A batch of up to 10,000 pairs, e.g. a playlist, answered at once.",
-        response_model=None,
-        responses={200: {"model": BatchOut}, **ERRORS_DOC},
-        openapi_extra=_body_doc(BatchRequest),
+        batch,
+        "A batch of up to 10,000 pairs, e.g. a playlist, answered at once.",
+        BatchRequest,
+        BatchOut,
     )
-    async def decisions(request: Request) -> Response:
-        return await timed("decisions", request, batch)
 
     @app.get("/healthz", summary="The process is up.")
     async def healthz() -> Response:
@@ -473,7 +514,56 @@ def create_app(
     async def metrics() -> Response:
         return Response(*m.exposition())
 
-    return app
+    return FastPath(app, fast_routes, respond)
+
+
+class FastPath:
+    """The app as uvicorn sees it: the POST endpoints go straight to their handlers (FastAPI's
+    routing, middleware and request objects cost as much as the answer); everything else,
+    /docs and lifespan included, goes to the FastAPI app, where the same endpoints are
+    declared (and work) for the OpenAPI page."""
+
+    def __init__(self, app: FastAPI, routes: dict[str, tuple], respond) -> None:
+        self.app, self.routes, self.respond = app, routes, respond
+        self.state = app.state
+
+    async def __call__(self, scope, receive, send) -> None:
+        route = self.routes.get(scope.get("path")) if scope["type"] == "http" else None
+        if route is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        endpoint, work = route
+
+        async def read(limit: int) -> bytes:
+            for name, value in scope["headers"]:
+                if name == b"content-length" and value.isdigit() and int(value) > limit:
+                    raise Problem(413, f"body of {value.decode()} bytes is over the limit")
+            chunks, size = [], 0
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientDisconnect()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise Problem(413, f"body is over the limit of {limit} bytes")
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    return b"".join(chunks)
+
+        status, body, headers = await self.respond(endpoint, work, read)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 def _offline_docs(app: FastAPI) -> None:
@@ -509,7 +599,7 @@ def _offline_docs(app: FastAPI) -> None:
     app.openapi = openapi
 
 
-def app_from_env() -> FastAPI:
+def app_from_env() -> FastPath:
     """The app factory uvicorn's workers call (`skipcache serve` sets the environment)."""
     return create_app()
 

@@ -20,6 +20,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -271,6 +272,15 @@ class Answer:
         return self.__dict__.copy()
 
 
+SAFE_NAME = re.compile(r"[A-Za-z0-9:._-]{1,200}")
+
+
+def _check_name(name: str) -> None:
+    """Model versions, policies and run ids go into every answer as they are: plain names."""
+    if not SAFE_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a plain name ([A-Za-z0-9:._-])")
+
+
 def _rows(table: pa.Table, columns: list[str], chunk: int = 20_000):
     """The table's rows as tuples, converted a slice at a time with a pause between slices, so
     that a reload in a background thread never holds the interpreter for long (pyarrow's
@@ -342,6 +352,8 @@ class Snapshot:
         self.decision_policy: str = str(manifest["decision_policy"])
         self.model_version: str = str(manifest["model_version"])
         self.published_at = float(manifest["published_at"])
+        for name in (self.run_id, self.decision_policy, self.model_version):
+            _check_name(name)
         settings = policy.DecisionSettings(
             threshold=float(manifest["threshold"]), arm_shares=dict(manifest["arm_shares"])
         )
@@ -368,6 +380,9 @@ class Snapshot:
         else:
             self.base, self.sigmoid = 0.0, (1.0, 0.0)
             self.cold_user_part = self.cold_track_part = 0.0
+        self.pair_terms = [
+            (PAIR_FEATURES.index(feature), *w) for feature, w in self.pair_weights.items()
+        ]
         files = manifest["files"]
         missing = {"decisions", "track_defaults", "users", "tracks", "user_genres"} - set(files)
         if missing:
@@ -378,6 +393,8 @@ class Snapshot:
         self.pairs = {
             (u, t): (a, p, c, m) for u, t, a, p, c, m in _rows(tables["decisions"], columns)
         }
+        for rule in {row[3] for row in self.pairs.values()}:
+            _check_name(rule)
         self.track_defaults = dict(_rows(tables["track_defaults"], ["track_id", "p_play"]))
         self.users = {
             u: (part, rate)
@@ -426,20 +443,14 @@ class Snapshot:
                 return 1 - self.global_skip_rate, favourite, known
             return policy.naive_p_play(favourite), favourite, known
         margin = self.base + user_part + track_part
-        weights = self.pair_weights
-        for feature, x in (
-            ("is_favourite_genre", 1.0 if favourite else 0.0),
-            ("favourite_genre_matches", float(matches)),
-            ("user_genre_listens_before", float(listens)),
-            (
-                "user_genre_skip_rate",
-                (skips + self.prior_weight * user_skip_rate) / (listens + self.prior_weight),
-            ),
-        ):
-            w = weights.get(feature)
-            if w is None:
-                continue
-            transform, impute, center, scale, weight = w
+        values = (  # in the order of PAIR_FEATURES
+            1.0 if favourite else 0.0,
+            float(matches),
+            float(listens),
+            (skips + self.prior_weight * user_skip_rate) / (listens + self.prior_weight),
+        )
+        for position, transform, impute, center, scale, weight in self.pair_terms:
+            x = values[position]
             if transform == "log1p":
                 x = math.log(1 + max(x, 0.0))
             if x != x:  # NaN: unknown, imputed as in training
