@@ -1,16 +1,19 @@
--- For every raw file: non-blank lines read = rows in its staging model + its rows in raw_quarantine.
--- Also fails when a landed file has no accounting row at all.
+{#- For every file `landing` landed: non-blank lines read = rows staged + rows quarantined, in
+    the accounting `model` (one row per source_file). Also fails when a landed file has no
+    accounting row at all. -#}
+{% test every_line_accounted_for(model, landing) %}
+
 with
 
 landed_files as (
 
-    select distinct source_file from {{ ref('base_pozytywka__raw_lines') }}
+    select distinct source_file from {{ landing }}
 
 ),
 
 accounting as (
 
-    select * from {{ ref('raw_file_accounting') }}
+    select * from {{ model }}
 
 )
 
@@ -25,3 +28,5 @@ left join accounting
 where
     accounting.source_file is null
     or accounting.lines_read <> accounting.rows_staged + accounting.rows_quarantined
+
+{% endtest %}
