@@ -43,11 +43,11 @@ features as (
 final as (
 
     select
-        features.feature_date as decision_date,
         features.track_id,
         {%- for column in feature_columns() if column.startswith('track_') %}
-            features.{{ column }}{{ "," if not loop.last }}
+            features.{{ column }},
         {%- endfor %}
+        features.feature_date as decision_date
     from features
 
 )

@@ -52,11 +52,11 @@ features as (
 final as (
 
     select
-        features.feature_date as decision_date,
         features.user_id,
         {%- for column in feature_columns() if column.startswith('user_') and not column.startswith('user_genre_') %}
-            features.{{ column }}{{ "," if not loop.last }}
+            features.{{ column }},
         {%- endfor %}
+        features.feature_date as decision_date
     from features
 
 )
