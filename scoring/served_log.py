@@ -39,7 +39,7 @@ class ServedLog:
         self._fds: dict[str, int] = {}
 
     def append(self, day: str, line: bytes) -> None:
-        """Queue one line (bytes ending in a newline) for the file of UTC date `day`."""
+        """Queue lines (bytes, each line ending in a newline) for the file of UTC date `day`."""
         with self._lock:  # flush swaps the buffer under the same lock
             self._buffer.append((day, line))
 
@@ -100,8 +100,9 @@ class ServedLog:
                     fd = self._fds.pop(day, None)
                     if fd is not None:  # reopened (and its last line checked) next time
                         os.close(fd)
-                    log.error("served-answer log %s: %s (%d lines lost)", day, exc, len(lines))
-                    self.on_failure(len(lines))
+                    lost = sum(chunk.count(b"\n") for chunk in lines)
+                    log.error("served-answer log %s: %s (%d lines lost)", day, exc, lost)
+                    self.on_failure(lost)
 
 
 _second: list = [None, "", ""]  # the last second formatted: (second, its text, its date)

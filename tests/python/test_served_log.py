@@ -267,3 +267,42 @@ def test_discover_served_logs(tmp_path: Path):
     assert table["source_file"].to_pylist() == ["2024-05-02.jsonl"]
     with pytest.raises(RawInputError, match="not a folder"):
         rawfiles.discover_served_logs(tmp_path / "2024-05-02.jsonl")
+
+
+# --- the writer (scoring/served_log.py) ------------------------------------------------------
+
+
+def test_the_writer_appends_whole_lines_per_day_and_never_glues_to_a_torn_one(tmp_path: Path):
+    from scoring.served_log import ServedLog
+
+    folder = tmp_path / "requests"
+    folder.mkdir()
+    (folder / "2025-01-01.jsonl").write_bytes(b'{"torn": ')
+    writer = ServedLog(folder, interval=3600)  # flushed by hand here
+    writer.append("2025-01-01", b'{"a": 1}\n')
+    writer.append("2025-01-02", b'{"b": 2}\n{"c": 3}\n')
+    writer.flush()
+    writer.append("2025-01-02", b'{"d": 4}\n')
+    writer.close()  # flushes what is left
+    assert (folder / "2025-01-01.jsonl").read_bytes() == b'{"torn": \n{"a": 1}\n'
+    assert (folder / "2025-01-02.jsonl").read_bytes() == b'{"b": 2}\n{"c": 3}\n{"d": 4}\n'
+
+
+def test_a_failed_write_is_counted_not_raised(tmp_path: Path):
+    import os
+
+    from scoring.served_log import ServedLog
+
+    blocked = tmp_path / "requests"
+    blocked.write_text("a file where the folder should be")
+    lost: list[int] = []
+    writer = ServedLog(blocked, interval=3600, on_failure=lost.append)
+    writer.append("2025-01-01", b"{}\n{}\n")
+    writer.flush()
+    assert lost == [2]  # the lines lost, not the appends
+    fds = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        writer.append("2025-01-01", b"{}\n")
+        writer.flush()
+    assert len(os.listdir("/proc/self/fd")) <= fds  # no descriptor leaks per failure
+    writer.close()
