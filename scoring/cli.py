@@ -91,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure time and memory beside the seed's pandas peer")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--preset", choices=["tiny", "demo", "v2"], help="generate (default v2)")
+    source.add_argument(
+        "--preset", choices=["tiny", "demo", "v2", "v2x10"], help="generate (default v2)"
+    )
     source.add_argument("--raw-dir", help="benchmark this export instead of a generated one")
     p.add_argument("--out", help="work folder, emptied first (default build/bench)")
 
@@ -108,7 +110,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("generate", help="write a synthetic export")
-    p.add_argument("--preset", choices=["tiny", "demo", "v2"], default="demo")
+    p.add_argument("--preset", choices=["tiny", "demo", "v2", "v2x10"], default="demo")
+    p.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        help="N times the preset's users and sessions, same catalogue, streamed in N chunks "
+        "(v2x10 is v2 at scale 10)",
+    )
     p.add_argument("--out", required=True, help="folder to write the export into")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
@@ -166,6 +175,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 daily_drops=args.daily_drops,
                 dirty=args.dirty,
                 signal=args.signal,
+                scale=args.scale,
             ),
         )
         print(f"{summary} in {time.perf_counter() - started:.1f}s")
