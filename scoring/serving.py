@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scoring import policy
+from scoring.errors import SnapshotError
 from scoring.policy import arm_of
 
 MANIFEST = "manifest.json"
@@ -44,10 +45,6 @@ PAIR_FEATURES = (
     "user_genre_listens_before",
     "user_genre_skip_rate",
 )
-
-
-class SnapshotError(Exception):
-    """A snapshot that cannot be served: missing, unreadable or inconsistent files."""
 
 
 def _sha256(path: Path) -> str:
