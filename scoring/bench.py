@@ -256,6 +256,8 @@ def bench_export(
             {"steps": _night_steps(text), **_dbt_breakdown(warehouse.parent)},
         )  # fmt: skip
         steps.append(step)
+        with (work / "partial.jsonl").open("a") as f:  # a crash later keeps what was measured
+            f.write(json.dumps(asdict(step)) + "\n")
         return step
 
     measure("full night (empty warehouse)", "full-night")

@@ -464,9 +464,7 @@ def _write_sessions(
                     append,
                 )
         else:
-            _write_lines(
-                con, "select line from lines order by seq", out / "sessions.jsonl", append
-            )
+            _write_lines(con, "select line from lines order by seq", out / "sessions.jsonl", append)
     finally:
         con.close()
     return n

@@ -112,8 +112,9 @@ def test_nights_alternate_generations_readers_keep_reading_and_tables_equal_a_fu
     finally:
         con.close()
 
+    # a full build for the same nights (their features are point-in-time: as of each night)
     full = tmp_path / "full" / "skipcache.duckdb"
-    build(resolve_paths(raw, full), quiet=True)
+    build(resolve_paths(raw, full), quiet=True, decision_dates=[d for (d,) in nights])
     nightly, complete = _snapshot(wh), _snapshot(full)
     for table in COMPARED_TABLES:
         assert len(nightly[table]) == len(complete[table]) > 0, table
