@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from scoring import rawfiles
+from scoring import generations, rawfiles
 from scoring.config import Paths
 from scoring.dbt_runner import dbt_vars, run_dbt
 
@@ -44,10 +44,10 @@ def prepare_copy(paths: Paths) -> Path:
 
 
 def commit_copy(paths: Paths) -> None:
-    """Replace the warehouse by the finished copy in one rename."""
+    """Replace the warehouse by the finished copy in one rename (see scoring.generations)."""
     if _wal(paths.building).exists():  # a clean close leaves none; make it so before the rename
         duckdb.connect(str(paths.building)).close()
-    paths.building.replace(paths.warehouse)
+    generations.publish_file(paths, paths.building)
 
 
 def discard_copy(paths: Paths) -> None:

@@ -91,7 +91,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure time and memory beside the seed's pandas peer")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--preset", choices=["tiny", "demo", "v2"], help="generate (default v2)")
+    source.add_argument(
+        "--preset", choices=["tiny", "demo", "v2", "v2x10"], help="generate (default v2)"
+    )
     source.add_argument("--raw-dir", help="benchmark this export instead of a generated one")
     p.add_argument("--out", help="work folder, emptied first (default build/bench)")
     p.add_argument(
@@ -110,6 +112,18 @@ def _parser() -> argparse.ArgumentParser:
         "--generator", choices=["auto", "wrk", "aiohttp"], default="auto",
         help="--serve: load generator (auto: wrk when on the PATH)",
     )  # fmt: skip
+    p.add_argument(
+        "--exports", help="keep generated exports here and reuse them (default: in --out)"
+    )
+    p.add_argument(
+        "--real-dir", help="also measure this real export (full night, then a no-data night)"
+    )
+    p.add_argument(
+        "--peer-memory-gb",
+        type=float,
+        default=8.0,
+        help="address-space cap of the pandas peer (RLIMIT_AS, as ulimit -v; default 8)",
+    )
 
     p = sub.add_parser("serve", help="the cache service: HTTP answers for any (user, track)")
     _add_paths(p, raw=False)
@@ -124,7 +138,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("generate", help="write a synthetic export")
-    p.add_argument("--preset", choices=["tiny", "demo", "v2"], default="demo")
+    p.add_argument("--preset", choices=["tiny", "demo", "v2", "v2x10"], default="demo")
+    p.add_argument(
+        "--scale",
+        type=int,
+        default=1,
+        help="N times the preset's users and sessions, same catalogue, streamed in N chunks "
+        "(v2x10 is v2 at scale 10)",
+    )
     p.add_argument("--out", required=True, help="folder to write the export into")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
@@ -157,12 +178,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # every known failure becomes one clear line, not a traceback
-        from scoring.errors import USER_ERRORS
+        from scoring.errors import USER_ERRORS, out_of_space
 
+        if (full := out_of_space(exc, _writing_to(args))) is not None:
+            print(f"skipcache {args.command}: {full}", file=sys.stderr)
+            return 1
         if isinstance(exc, USER_ERRORS):
             print(f"skipcache {args.command}: {exc}", file=sys.stderr)
             return 2
         raise
+
+
+def _writing_to(args: argparse.Namespace) -> Path | None:
+    """The folder a command writes to, for an error message."""
+    if getattr(args, "out", None):
+        return Path(args.out)
+    if hasattr(args, "warehouse"):
+        return resolve_paths(None, args.warehouse).home
+    return None
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -182,6 +215,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 daily_drops=args.daily_drops,
                 dirty=args.dirty,
                 signal=args.signal,
+                scale=args.scale,
             ),
         )
         print(f"{summary} in {time.perf_counter() - started:.1f}s")
@@ -197,7 +231,14 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         out = Path(args.out) if args.out else PROJECT_ROOT / "build" / "bench"
         raw = Path(args.raw_dir) if args.raw_dir else None
-        results = run_bench(out.resolve(), args.preset, raw)
+        results = run_bench(
+            out.resolve(),
+            args.preset,
+            raw,
+            exports=Path(args.exports).resolve() if args.exports else None,
+            real_dir=Path(args.real_dir) if args.real_dir else None,
+            peer_cap_gb=args.peer_memory_gb,
+        )
         print(format_results(results))
         print(f"results: {out / 'bench.json'}")
         return 0

@@ -88,7 +88,10 @@ class Paths:
 def resolve_paths(raw_dir: str | Path | None = None, warehouse: str | Path | None = None) -> Paths:
     raw = Path(raw_dir) if raw_dir else _env_path("SKIPCACHE_RAW_DIR", DEFAULT_RAW_DIR)
     wh = Path(warehouse) if warehouse else _env_path("SKIPCACHE_WAREHOUSE", DEFAULT_WAREHOUSE)
-    return Paths(raw_dir=raw.expanduser().resolve(), warehouse=wh.expanduser().resolve())
+    # the warehouse's own name is kept, not resolved: it is a link to the live generation
+    wh = wh.expanduser()
+    warehouse = wh.parent.resolve() / wh.name
+    return Paths(raw_dir=raw.expanduser().resolve(), warehouse=warehouse)
 
 
 def _env_int(name: str, default: int) -> int:

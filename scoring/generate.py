@@ -13,12 +13,17 @@ What drives a skip (all knowable before the day of the listen, plus the Bernoull
                  + 0.35 * duration (z)              # long tracks get skipped more
                  - 0.3 * premium user
 Same seed and options give the same bytes.
+
+Scale (``--scale N``, or the preset ``v2x10``): N times the users and sessions of the base preset
+over the same catalogue, written in N chunks of the base preset's users, each simulated with its
+own random stream and appended to the files, so memory stays that of one chunk (one ``v2``) at
+any N. Chunk 0 uses the export's own stream: scale 1 gives the same bytes as before.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -92,6 +97,8 @@ PRESETS = {
         plays_per_session=21,
     ),
 }  # fmt: skip
+#: Scaled presets: (base preset, scale).
+SCALED_PRESETS = {"v2x10": ("v2", 10)}
 END_DATE = datetime(2024, 12, 31)  # the last day of every generated export
 
 
@@ -106,6 +113,20 @@ class GenerateOptions:
     daily_drops: bool = False
     dirty: bool = False
     signal: float = 1.0  # scales every planted effect; 0 gives skips that nothing predicts
+    scale: int = 1  # N times the users and sessions, streamed in N chunks
+
+
+def resolve_preset(name: str, scale: int = 1) -> tuple[Preset, int]:
+    """The base preset and the scale of a preset name (``v2x10`` is ``v2`` at scale 10)."""
+    if name in SCALED_PRESETS:
+        name, factor = SCALED_PRESETS[name]
+        scale *= factor
+    if name not in PRESETS:
+        choices = sorted([*PRESETS, *SCALED_PRESETS])
+        raise ValueError(f"unknown preset {name!r}; choose one of {choices}")
+    if scale < 1:
+        raise ValueError(f"--scale must be at least 1, not {scale}")
+    return PRESETS[name], scale
 
 
 def _ids(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -232,9 +253,16 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def simulate(
-    rng: np.random.Generator, preset: Preset, cat: dict, users: dict, signal: float = 1.0
+    rng: np.random.Generator,
+    preset: Preset,
+    cat: dict,
+    users: dict,
+    signal: float = 1.0,
+    first_session: int = 1,
 ) -> dict:
-    """Sessions of plays with skips, likes, ads and premium purchases; event arrays."""
+    """Sessions of plays with skips, likes, ads and premium purchases; event arrays.
+
+    Session ids start at ``first_session`` (a later chunk of a scaled export continues them)."""
     n_s = preset.sessions
     start_day = END_DATE - timedelta(days=preset.days - 1)
     s_user = rng.choice(
@@ -311,13 +339,13 @@ def simulate(
     has_track = ev_kind <= 2
     epoch0 = _naive_epoch_ms(start_day)
     return {
-        "session_id": ev_sess + 1,
+        "session_id": ev_sess + first_session,
         "user_id": users["user_ids"][p_user[ev_play]],
         "track_idx": np.where(has_track, p_track[ev_play], -1),
         "kind": ev_kind,
         "at_ms": ev_ms + epoch0,
         "truth": {
-            "session_id": p_sess + 1,
+            "session_id": p_sess + first_session,
             "user_id": users["user_ids"][p_user],
             "track_idx": p_track,
             "at_ms": p_at_ms + epoch0,
@@ -376,7 +404,10 @@ def _format_ts_sql(mode: str) -> str:
     )
 
 
-def _write_sessions(out: Path, ev: dict, cat: dict, opts: GenerateOptions) -> int:
+def _write_sessions(
+    out: Path, ev: dict, cat: dict, opts: GenerateOptions, append: bool = False
+) -> int:
+    """Write the events as JSON lines (appended to the files of earlier chunks when ``append``)."""
     spell = EVENT_SPELLINGS[opts.event_case]
     n = len(ev["kind"])
     track = np.where(ev["track_idx"] >= 0, cat["track_ids"][np.maximum(ev["track_idx"], 0)], None)
@@ -430,18 +461,21 @@ def _write_sessions(out: Path, ev: dict, cat: dict, opts: GenerateOptions) -> in
                     con,
                     f"select line from lines where day = '{d}' order by seq",
                     out / "sessions" / f"{d}.jsonl",
+                    append,
                 )
         else:
-            _write_lines(con, "select line from lines order by seq", out / "sessions.jsonl")
+            _write_lines(con, "select line from lines order by seq", out / "sessions.jsonl", append)
     finally:
         con.close()
     return n
 
 
-def _write_lines(con: duckdb.DuckDBPyConnection, query: str, path: Path) -> None:
+def _write_lines(
+    con: duckdb.DuckDBPyConnection, query: str, path: Path, append: bool = False
+) -> None:
     """Write a column of newline-terminated strings straight from Arrow buffers."""
     reader = con.sql(query).to_arrow_reader(500_000)
-    with open(path, "wb") as f:
+    with open(path, "ab" if append else "wb") as f:
         for batch in reader:
             col = batch.column(0).cast(pa.large_string())
             if len(col) == 0:
@@ -544,7 +578,7 @@ def _write_catalogue(
     _jsonl(out / "users.jsonl", rows)
 
 
-def _write_truth(out: Path, sim: dict, cat: dict) -> int:
+def _truth_table(sim: dict, cat: dict) -> pa.Table:
     t = sim["truth"]
     table = pa.table(
         {
@@ -555,15 +589,20 @@ def _write_truth(out: Path, sim: dict, cat: dict) -> int:
             "p_skip": pa.array(t["p_skip"], pa.float64()),
         }
     )
-    pq.write_table(table, out / "_truth.parquet", compression="zstd")
-    return table.num_rows
+    return table
+
+
+def _chunk(users: dict, lo: int, hi: int) -> dict:
+    return {k: v[lo:hi] for k, v in users.items()}
 
 
 def generate(out_dir: str | Path, opts: GenerateOptions) -> str:
-    """Write a synthetic export into ``out_dir``; return a one-line summary."""
-    if opts.preset not in PRESETS:
-        raise ValueError(f"unknown preset {opts.preset!r}; choose one of {sorted(PRESETS)}")
-    preset = PRESETS[opts.preset]
+    """Write a synthetic export into ``out_dir``; return a one-line summary.
+
+    At scale N the users are simulated in N chunks of the base preset's users, each appended to
+    the files as it is done: memory is that of one chunk whatever N."""
+    base, scale = resolve_preset(opts.preset, opts.scale)
+    preset = replace(base, users=base.users * scale, sessions=base.sessions * scale)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for stale in [out / "sessions.jsonl", *sorted((out / "sessions").glob("*.jsonl"))]:
@@ -571,13 +610,34 @@ def generate(out_dir: str | Path, opts: GenerateOptions) -> str:
     rng = np.random.default_rng(opts.seed)
     cat = make_catalogue(rng, preset)
     users = make_users(rng, preset, cat)
-    sim = simulate(rng, preset, cat, users, opts.signal)
-    if opts.dirty:
-        _dirty(rng, sim)
-    n_events = _write_sessions(out, sim, cat, opts)
-    _write_catalogue(out, rng, cat, users, opts.dirty)
-    n_plays = _write_truth(out, sim, cat)
+    n_events = n_plays = 0
+    next_session = 1
+    truth_writer = None
+    try:
+        for k in range(scale):
+            # chunk 0 draws from the export's stream (scale 1 is unchanged), the others their own
+            chunk_rng = rng if k == 0 else np.random.default_rng([opts.seed, k])
+            part = _chunk(users, k * base.users, (k + 1) * base.users)
+            sim = simulate(chunk_rng, base, cat, part, opts.signal, next_session)
+            if opts.dirty:
+                _dirty(chunk_rng, sim)
+            n_events += _write_sessions(out, sim, cat, opts, append=k > 0)
+            truth = _truth_table(sim, cat)
+            if truth_writer is None:
+                truth_writer = pq.ParquetWriter(
+                    out / "_truth.parquet", truth.schema, compression="zstd"
+                )
+            truth_writer.write_table(truth)
+            n_plays += truth.num_rows
+            next_session += base.sessions
+            del sim, truth
+            if k == 0:  # the catalogue draws from the export's stream after chunk 0, as before
+                _write_catalogue(out, rng, cat, users, opts.dirty)
+    finally:
+        if truth_writer is not None:
+            truth_writer.close()
+    name = opts.preset if opts.scale == 1 else f"{opts.preset} x{opts.scale}"
     return (
-        f"wrote {opts.preset} export to {out}: {n_events:,} events, {n_plays:,} plays, "
+        f"wrote {name} export to {out}: {n_events:,} events, {n_plays:,} plays, "
         f"{preset.users:,} users, {preset.tracks:,} tracks, {preset.artists:,} artists"
     )

@@ -1,7 +1,7 @@
-"""One night of the job: incremental build, then train and gate, in one working copy.
+"""One night of the job: incremental build, then train and gate, in the standby generation.
 
-Everything is written to a copy of the warehouse that replaces it only when every step
-succeeded; the writer lock keeps a second run out.
+Everything is written to the standby generation of the warehouse (scoring.generations), which
+goes live only when every step succeeded; the writer lock keeps a second run out.
 """
 
 from __future__ import annotations
@@ -13,14 +13,13 @@ from datetime import date, timedelta
 
 import duckdb
 
-from scoring import metrics
+from scoring import generations, metrics
 from scoring.build import (
     OUTCOME_SELECTOR,
     accounting,
     build_outcomes,
     dbt_build,
     format_accounting,
-    working_copy,
 )
 from scoring.config import Paths, TrainSettings
 from scoring.decide import decide
@@ -117,7 +116,9 @@ def run_night(
     nights = [decision_date] if decision_date else []
     with writer_lock(paths.lock):
         try:
-            with working_copy(paths) as work:
+            t = time.perf_counter()
+            with generations.night(paths) as work:
+                steps.append(("prepare standby", time.perf_counter() - t))
                 t = time.perf_counter()
                 _progress("dbt build (incremental) ...")
                 dbt_build(
@@ -236,7 +237,7 @@ def _replay(
     steps: list[tuple[str, float]],
 ) -> TrainReport:
     """The backfill's writes, in one working copy: build, the nights in order, the outcomes."""
-    with working_copy(paths) as work:
+    with generations.night(paths) as work:
         t = time.perf_counter()
         dbt_build(paths, work, quiet=quiet, decision_dates=nights)
         steps.append(("dbt build", time.perf_counter() - t))

@@ -41,12 +41,8 @@ from matplotlib.ticker import PercentFormatter  # noqa: E402
 from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 
 from scoring.config import Paths  # noqa: E402
+from scoring.errors import ReportError  # noqa: E402
 from scoring.evaluation import PairedAucBootstrap  # noqa: E402
-
-
-class ReportError(Exception):
-    """The warehouse holds nothing to report on yet (no nightly run)."""
-
 
 #: Okabe & Ito's palette: told apart by readers with any common colour-vision deficiency.
 OKABE_ITO = {

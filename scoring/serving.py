@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scoring import policy
+from scoring.errors import SnapshotError
 from scoring.policy import arm_of
 
 MANIFEST = "manifest.json"
@@ -47,10 +48,6 @@ PAIR_FEATURES = (
 )
 
 
-class SnapshotError(Exception):
-    """A snapshot that cannot be served: missing, unreadable or inconsistent files."""
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -61,11 +58,14 @@ def _sha256(path: Path) -> str:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:  # a failed write (a full disk) leaves no temporary file behind
+        tmp.unlink(missing_ok=True)
 
 
 def _part_of(feature: str) -> str:
@@ -210,10 +210,13 @@ def publish(
     for kind, table in tables.items():
         name = f"{kind}_{tag}.parquet"
         tmp = serving / f".{name}.tmp-{os.getpid()}"
-        pq.write_table(table, tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, serving / name)
+        try:
+            pq.write_table(table, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            os.replace(tmp, serving / name)
+        finally:
+            tmp.unlink(missing_ok=True)
         files[kind] = {"file": name, "row_count": table.num_rows, "sha256": _sha256(serving / name)}
     manifest = {
         "format": FORMAT,

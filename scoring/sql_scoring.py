@@ -10,11 +10,15 @@ so millions of candidate pairs are scored without leaving DuckDB.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
 import pandas as pd
 
 from scoring.features import BOOLEAN_FEATURES, FEATURES, LOG_COUNT_FEATURES
-from scoring.training import CalibratedSVC
+
+if TYPE_CHECKING:  # only an annotation: importing training would load scikit-learn
+    from scoring.training import CalibratedSVC
 
 DDL = [
     "create schema if not exists ml",

@@ -7,24 +7,19 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import pandas as pd
-import sklearn
 
-from scoring import evaluation, registry
+from scoring import registry
 from scoring.config import TrainSettings
-from scoring.features import FEATURES, played, prepare
-from scoring.sql_scoring import export_weights
-from scoring.training import (
-    TrainingDataError,
-    Windows,
-    first_needed_date,
-    fit,
-    latest_listen_date,
-    load_examples,
-)
+from scoring.errors import TrainingDataError
+from scoring.features import FEATURES
+
+if TYPE_CHECKING:  # training and evaluation load scikit-learn: only a night that trains needs it
+    from scoring.training import Windows
 
 
 @dataclass
@@ -58,6 +53,8 @@ class TrainReport:
 
 def default_decision_date(con: duckdb.DuckDBPyConnection) -> date:
     """The day after the latest listen."""
+    from scoring.training import latest_listen_date
+
     return latest_listen_date(con) + timedelta(days=1)
 
 
@@ -66,6 +63,8 @@ NOT_IN_VERSION = ("retrain_every_days", "search_threads")
 
 
 def _version(d: date, w: Windows, s: TrainSettings, frame: pd.DataFrame) -> str:
+    import sklearn
+
     settings = {k: v for k, v in asdict(s).items() if k not in NOT_IN_VERSION}
     fingerprint = json.dumps(
         {
@@ -113,6 +112,11 @@ def train(
     decision_date: date | None = None,
 ) -> TrainReport:
     """Train on training_examples before the decision date; write registry rows and artefacts."""
+    from scoring import evaluation
+    from scoring.features import played, prepare
+    from scoring.sql_scoring import export_weights
+    from scoring.training import Windows, first_needed_date, fit, load_examples
+
     d = decision_date or default_decision_date(con)
     w = Windows.for_date(d, s)
     frame = load_examples(con, first_needed_date(con, w, s.max_train_rows), d)

@@ -25,11 +25,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from scoring.config import TrainSettings
+from scoring.errors import TrainingDataError
 from scoring.features import FEATURES, played, prepare
-
-
-class TrainingDataError(Exception):
-    """Not enough labelled data before the decision date to train and evaluate honestly."""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ and the pandas peer's feature step against a hand count."""
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -19,18 +20,40 @@ def test_bench_runs_every_step_and_writes_json(tmp_path: Path):
     results = json.loads((out / "bench.json").read_text())
     names = [s["name"] for s in results["steps"]]
     assert names[0] == "generate tiny preset"
-    assert names[1] == "full night (empty warehouse)"
-    assert names[2].startswith("incremental night (+")
-    assert names[3:] == ["scoring alone", "lookup", "peer: seed feature step (pandas)"]
+    assert names[1] == "[1x] full night (empty warehouse)"
+    assert names[2].startswith("[1x] second night (no new data")
+    assert names[3].startswith("[1x] incremental night (+")
+    assert names[4:] == [
+        "[1x] no-data night",
+        "[1x] scoring alone",
+        "[1x] lookup",
+        "[1x] peer: seed feature step (pandas)",
+    ]
     full = results["steps"][1]
     assert full["peak_rss_mb"] > 0 and full["detail"]["steps"]["dbt build"] > 0
     assert "training_examples" in full["detail"]["heaviest_models"]
-    assert results["steps"][2]["detail"]["steps"].get("reuse model") is not None
-    assert results["steps"][3]["detail"]["pairs"] > 0
-    assert results["steps"][4]["detail"]["lookups"] == 100_000
-    assert set(results["ratios"]) == {"full_night_time_over_peer", "full_night_rss_over_peer"}
-    assert results["machine"]["cpus"] >= 1 and results["session_events"] > 0
-    assert "full night / peer" in proc.stdout
+    assert results["steps"][3]["detail"]["steps"].get("reuse model") is not None
+    assert results["steps"][3]["detail"]["steps"].get("prepare standby") is not None
+    assert results["steps"][5]["detail"]["pairs"] > 0
+    assert results["steps"][6]["detail"]["lookups"] == 100_000
+    assert results["steps"][7]["detail"]["exit_code"] == 0  # under the default memory cap
+    targets = {t["target"] for t in results["targets"]}
+    assert "1x incremental night / full night" in targets
+    assert "1x full night / peer feature step (time)" in targets
+    assert all(isinstance(t["met"], bool) for t in results["targets"])
+    assert results["machine"]["cpus"] >= 1 and results["session_events"]["1x"] > 0
+    assert "met?" in proc.stdout
+
+
+def test_peer_under_a_memory_cap_fails_and_says_so(tmp_path: Path):
+    from scoring.bench import _run_capped
+
+    raw = tmp_path / "raw"
+    generate(raw, GenerateOptions(preset="tiny", seed=2))
+    secs, rss, code, text = _run_capped(
+        [sys.executable, "-m", "scoring.peer", str(raw)], tmp_path / "peer.log", 0.05
+    )
+    assert code != 0 and rss > 0 and secs > 0  # 50 MB of address space: pandas cannot start
 
 
 def test_peer_lets_a_skip_win_and_rates_over_all_rows(tmp_path: Path):
