@@ -1,7 +1,7 @@
 {#-
     Incremental pattern shared by the listen and feature models. Every incremental model stamps
     the rows it (re)computes with loaded_at = the run's start; a downstream model picks up what
-    changed since its own last run by comparing loaded_at. Portable SQL (no DuckDB-only syntax).
+    changed since its own last run by comparing loaded_at. Portable SQL (no DuckDB-only syntax; `string`, `double`, `bigint` types).
 -#}
 
 {% macro run_loaded_at() -%}
@@ -23,7 +23,16 @@
 {%- endmacro %}
 
 {% macro day_number(date_column) -%}
-    {{ dbt.datediff("cast('1970-01-01' as date)", date_column, "day") }}
+    {#- Days since 1970-01-01, a bigint on every engine. -#}
+    {{ return(adapter.dispatch('day_number')(date_column)) }}
+{%- endmacro %}
+
+{% macro default__day_number(date_column) -%}
+    cast({{ dbt.datediff("cast('1970-01-01' as date)", date_column, "day") }} as bigint)
+{%- endmacro %}
+
+{% macro spark__day_number(date_column) -%}
+    cast(unix_date({{ date_column }}) as bigint)
 {%- endmacro %}
 
 {% macro history_windows(prefix, partition_by, count_columns, window_columns=['listens', 'skips']) -%}
@@ -53,6 +62,8 @@
 {%- endmacro %}
 
 {% macro smoothed_rate(events, listens, prior, weight) -%}
+    {#- A double on every engine: the prior is a double (Spark would make a literal weight times
+        a decimal a decimal). -#}
     ({{ events }} + {{ weight }} * {{ prior }}) / ({{ listens }} + {{ weight }})
 {%- endmacro %}
 
@@ -65,8 +76,18 @@
 {%- endmacro %}
 
 {% macro add_days(days, date_expression) -%}
-    {#- A DATE `days` days after `date_expression` (dbt.dateadd gives a timestamp on DuckDB). -#}
+    {#- A DATE `days` days after `date_expression`. -#}
+    {{ return(adapter.dispatch('add_days')(days, date_expression)) }}
+{%- endmacro %}
+
+{% macro default__add_days(days, date_expression) -%}
+    {#- dbt.dateadd gives a timestamp on DuckDB -#}
     cast({{ dbt.dateadd('day', days, date_expression) }} as date)
+{%- endmacro %}
+
+{% macro spark__add_days(days, date_expression) -%}
+    {#- dbt-spark's dateadd goes through unix timestamps (and the session's time zone) -#}
+    date_add({{ date_expression }}, {{ days }})
 {%- endmacro %}
 
 {% macro decided_nights() -%}

@@ -2,6 +2,56 @@
     (DuckDB-only, staging only). -#}
 
 {% macro landed_json_lines(raw_lines, fields, array_positions=none) -%}
+    {{ return(adapter.dispatch('landed_json_lines')(raw_lines, fields, array_positions)) }}
+{%- endmacro %}
+
+{% macro spark__landed_json_lines(raw_lines, fields, array_positions=none) -%}
+    {#- As duckdb__landed_json_lines below, with Spark 4's VARIANT: each line parsed once
+        (try_parse_json), each field taken out as JSON text (to_json of variant_get), so the
+        json_* macros see the same minified text as on DuckDB. -#}
+    select
+        source_file,
+        file_signature,
+        line_number,
+        raw_bytes,
+        line_text,
+        parsed is not null as is_json,
+        case
+            when parsed is null then null
+            when left(ltrim(line_text), 1) = '{' then 'OBJECT'
+            when left(ltrim(line_text), 1) = '[' then 'ARRAY'
+            else 'SCALAR'
+        end as json_shape,
+        {%- if array_positions %}
+        case
+            when parsed is not null and left(ltrim(line_text), 1) = '[' then json_array_length(line_text)
+        end as array_length,
+        {%- endif %}
+        {%- for f in fields %}
+        {%- if array_positions %}
+        case
+            when left(ltrim(line_text), 1) = '[' then to_json(variant_get(parsed, '$[{{ array_positions[loop.index0] }}]'))
+            else to_json(variant_get(parsed, '$["{{ f }}"]'))
+        end as {{ f }}_json{{ "," if not loop.last }}
+        {%- else %}
+        to_json(variant_get(parsed, '$["{{ f }}"]')) as {{ f }}_json{{ "," if not loop.last }}
+        {%- endif %}
+        {%- endfor %}
+    from (
+        select
+            *,
+            try_parse_json(line_text) as parsed
+        from (
+            select
+                *,
+                {{ decode_raw_line('raw_bytes') }} as line_text
+            from {{ raw_lines }}
+            where not is_blank
+        ) as decoded
+    ) as extracted
+{%- endmacro %}
+
+{% macro duckdb__landed_json_lines(raw_lines, fields, array_positions=none) -%}
     {#-
         Non-blank landed lines with their text (null if not UTF-8), their JSON shape and one
         `<field>_json` column per name in `fields` (a JSON value, or null when absent).

@@ -24,6 +24,11 @@
     row_number() over ()
 {%- endmacro %}
 
+{% macro spark__request_key() -%}
+    {#- Spark: the request_id itself; a numbering would need one global sort (one task). -#}
+    request_id
+{%- endmacro %}
+
 {% macro materialized_cte() -%}
     {{ return(adapter.dispatch('materialized_cte')()) }}
 {%- endmacro %}

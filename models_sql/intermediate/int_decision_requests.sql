@@ -1,4 +1,4 @@
-{{ config(unique_key='decision_date') }}
+{{ config(unique_key='decision_date', partition_by=engine_partition_by('decision_date')) }}
 
 {#- One row per listen on a night that has decisions (a request to the cache): the user's arm
     that night and the decision that answered it, the pair's own or the track's default. -#}

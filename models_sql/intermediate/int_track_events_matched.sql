@@ -1,4 +1,4 @@
-{{ config(unique_key='session_id') }}
+{{ config(materialized=engine_incremental_by_session(), unique_key='session_id') }}
 
 {#-
     One row per play, skip or like, each with the listen it belongs to. A listen is one play;
@@ -67,8 +67,8 @@ plays as (
         track_id,
         play_seq,
         md5(
-            cast(session_id as varchar) || '|' || cast(user_id as varchar) || '|' || track_id
-            || '|' || cast(event_at as varchar) || '|' || cast(same_instant_rank as varchar)
+            cast(session_id as string) || '|' || cast(user_id as string) || '|' || track_id
+            || '|' || cast(event_at as string) || '|' || cast(same_instant_rank as string)
         ) as listen_id
     from ordered
     where event_type = 'play'

@@ -1,4 +1,4 @@
-{{ config(unique_key='listen_date') }}
+{{ config(unique_key='listen_date', partition_by=engine_partition_by('listen_date')) }}
 
 {#- One row per user per genre per day with listens of that genre (a track's genres are its
     artist's genres): listens, skips. -#}

@@ -1,4 +1,4 @@
-{{ config(unique_key='listen_date') }}
+{{ config(unique_key='listen_date', partition_by=engine_partition_by('listen_date')) }}
 
 {#- One row per user per day with listens: listens, skips, likes. Recomputed from the first
     changed listen date on (late events included). -#}

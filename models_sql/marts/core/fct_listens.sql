@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='session_id', on_schema_change='fail') }}
+{{ config(materialized=engine_incremental_by_session(), incremental_strategy='delete+insert', unique_key='session_id', on_schema_change='fail') }}
 
 {#- One row per listen (one play event), skipped when a skip belongs to it. -#}
 
@@ -44,7 +44,7 @@ final as (
         cast(plays.event_at as date) as listen_date,
         coalesce(outcomes.is_skipped, false) as is_skipped,
         coalesce(outcomes.is_liked, false) as is_liked,
-        cast(coalesce(outcomes.skip_events, 0) as integer) as skip_events,
+        cast(coalesce(outcomes.skip_events, 0) as int) as skip_events,
         plays.is_orphan_user,
         plays.is_orphan_track,
         plays.loaded_at

@@ -12,7 +12,7 @@ candidates as (
 requests as (
 
     select
-        cast(decision_date as varchar) || '|' || cast(user_id as varchar) || '|' || track_id as request_id,
+        cast(decision_date as string) || '|' || cast(user_id as string) || '|' || track_id as request_id,
         user_id,
         track_id,
         decision_date as feature_date

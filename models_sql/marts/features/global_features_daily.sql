@@ -1,5 +1,5 @@
 -- depends_on: {{ ref('fct_listens') }}
-{{ config(unique_key='feature_date') }}
+{{ config(unique_key='feature_date', partition_by=engine_partition_by('feature_date')) }}
 
 {#- One row per feature date: what the whole export knew before that date (the prior of the
     smoothed rates). -#}
@@ -80,12 +80,12 @@ final as (
         global_listens_before,
         global_skips_before,
         case
-            when global_listens_before > 0 then 1.0 * global_skips_before / global_listens_before
-            else {{ var('cold_start_skip_rate') }}
+            when global_listens_before > 0 then cast(global_skips_before as double) / global_listens_before
+            else cast({{ var('cold_start_skip_rate') }} as double)
         end as global_skip_rate,
         case
-            when global_listens_before > 0 then 1.0 * global_likes_before / global_listens_before
-            else {{ var('cold_start_like_rate') }}
+            when global_listens_before > 0 then cast(global_likes_before as double) / global_listens_before
+            else cast({{ var('cold_start_like_rate') }} as double)
         end as global_like_rate,
         {{ run_loaded_at() }} as loaded_at
     from history

@@ -1,5 +1,5 @@
 -- depends_on: {{ ref('fct_listens') }}
-{{ config(unique_key='feature_date') }}
+{{ config(unique_key='feature_date', partition_by=engine_partition_by('feature_date')) }}
 
 {#- One row per track per feature date: the track's listening history strictly before that date,
     with skip and like rates smoothed toward the global rates known before that date. Static

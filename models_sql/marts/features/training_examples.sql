@@ -1,4 +1,4 @@
-{{ config(unique_key='listen_date') }}
+{{ config(unique_key='listen_date', partition_by=engine_partition_by('listen_date')) }}
 
 {#-
     One row per listen with its label and every feature as known before its listen_date: the

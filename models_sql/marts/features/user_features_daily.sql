@@ -1,5 +1,5 @@
 -- depends_on: {{ ref('fct_listens') }}
-{{ config(unique_key='feature_date') }}
+{{ config(unique_key='feature_date', partition_by=engine_partition_by('feature_date')) }}
 
 {#- One row per user per feature date: the user's listening history strictly before that date
     (all of it, and the last var('feature_windows_days') days), with skip and like rates

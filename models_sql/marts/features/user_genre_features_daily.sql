@@ -1,5 +1,5 @@
 -- depends_on: {{ ref('fct_listens') }}
-{{ config(unique_key='feature_date') }}
+{{ config(unique_key='feature_date', partition_by=engine_partition_by('feature_date')) }}
 
 {#- One row per user per genre per feature date: how often the user listened to and skipped
     tracks of that genre strictly before that date. -#}

@@ -49,7 +49,7 @@ per_arm as (
         arm,
         count(*) as user_count,
         cast(sum(request_count) as {{ dbt.type_bigint() }}) as requests,
-        1.0 * sum(success_count) / sum(request_count) as metric_value
+        cast(sum(success_count) as double) / sum(request_count) as metric_value
     from per_user
     group by metric, arm
 
@@ -101,8 +101,8 @@ variances as (
         case
             when per_arm.user_count > 1
                 then
-                    1.0 * per_arm.user_count / (per_arm.user_count - 1) * residual_sums.sum_of_squares
-                    / (1.0 * per_arm.requests * per_arm.requests)
+                    cast(per_arm.user_count as double) / (per_arm.user_count - 1) * residual_sums.sum_of_squares
+                    / (cast(per_arm.requests as double) * per_arm.requests)
         end as variance
     from metric_arms
     left join per_arm

@@ -75,14 +75,14 @@ final as (
         arm_nights.arm,
         coalesce(request_counts.requests, 0) as requests,
         coalesce(request_counts.covered_requests, 0) as covered_requests,
-        1.0 * request_counts.correct_covered_requests / nullif(request_counts.covered_requests, 0)
+        cast(request_counts.correct_covered_requests as double) / nullif(request_counts.covered_requests, 0)
             as accuracy,
-        1.0 * request_counts.cached_played_through_covered_requests
+        cast(request_counts.cached_played_through_covered_requests as double)
         / nullif(request_counts.cached_covered_requests, 0) as cache_precision,
-        1.0 * request_counts.cached_played_through_covered_requests
+        cast(request_counts.cached_played_through_covered_requests as double)
         / nullif(request_counts.played_through_covered_requests, 0) as cache_recall,
         coalesce(request_counts.cache_hits, 0) as cache_hits,
-        1.0 * request_counts.cache_hits / nullif(request_counts.requests, 0) as cache_hit_rate,
+        cast(request_counts.cache_hits as double) / nullif(request_counts.requests, 0) as cache_hit_rate,
         coalesce(pair_counts.pair_decisions, 0) as pair_decisions,
         coalesce(pair_counts.cached_pairs, 0) as cached_pairs,
         coalesce(pair_counts.cached_but_skipped_pairs, 0) as cached_but_skipped_pairs,

@@ -2,8 +2,9 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
         unique_key='decision_date',
+        partition_by=engine_partition_by('decision_date'),
         on_schema_change='fail',
     )
 }}

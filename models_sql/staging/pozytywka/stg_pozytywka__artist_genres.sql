@@ -1,4 +1,4 @@
-{#- One row per (artist, genre): the artists' genre lists unnested (DuckDB-only unnest). -#}
+{#- One row per (artist, genre): the artists' genre lists unnested. -#}
 
 with
 
@@ -12,7 +12,7 @@ final as (
 
     select distinct
         artist_id,
-        unnest(genres) as genre
+        {{ unnest_list('genres') }} as genre
     from artists
 
 )

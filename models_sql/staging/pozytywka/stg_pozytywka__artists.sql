@@ -8,7 +8,14 @@ parsed_artists as (
 
 final as (
 
-    select * exclude (quarantine_reason, raw_line, file_signature) from parsed_artists
+    select
+        source_file,
+        line_number,
+        artist_id,
+        artist_name,
+        genres,
+        has_genres
+    from parsed_artists
     where quarantine_reason is null
 
 )

@@ -28,7 +28,7 @@ good_events as (
 final as (
 
     select
-        good_events.source_file || ':' || cast(good_events.line_number as varchar) as event_id,
+        good_events.source_file || ':' || cast(good_events.line_number as string) as event_id,
         good_events.session_id,
         good_events.event_at,
         good_events.user_id,

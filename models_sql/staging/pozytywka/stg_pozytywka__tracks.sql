@@ -15,7 +15,31 @@ artists as (
 
 good_tracks as (
 
-    select * exclude (quarantine_reason, raw_line, file_signature) from parsed_tracks
+    select
+        source_file,
+        line_number,
+        track_id,
+        artist_id,
+        track_name,
+        popularity,
+        duration_ms,
+        is_explicit,
+        released_on,
+        release_date_precision,
+        release_year,
+        danceability,
+        energy,
+        loudness,
+        speechiness,
+        acousticness,
+        instrumentalness,
+        liveness,
+        valence,
+        tempo,
+        musical_key,
+        musical_mode,
+        time_signature
+    from parsed_tracks
     where quarantine_reason is null
 
 ),

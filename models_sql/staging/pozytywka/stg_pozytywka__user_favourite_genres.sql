@@ -1,4 +1,4 @@
-{#- One row per (user, favourite genre): the users' lists unnested (DuckDB-only unnest). -#}
+{#- One row per (user, favourite genre): the users' lists unnested. -#}
 
 with
 
@@ -12,7 +12,7 @@ final as (
 
     select distinct
         user_id,
-        unnest(favourite_genres) as genre
+        {{ unnest_list('favourite_genres') }} as genre
     from users
 
 )

@@ -8,7 +8,17 @@ parsed_users as (
 
 final as (
 
-    select * exclude (quarantine_reason, raw_line, file_signature) from parsed_users
+    select
+        source_file,
+        line_number,
+        user_id,
+        user_name,
+        city,
+        street,
+        favourite_genres,
+        has_favourite_genres,
+        is_premium
+    from parsed_users
     where quarantine_reason is null
 
 )

@@ -35,9 +35,9 @@ judged_rows as (
         *,
         case
             {{ line_level_reasons() }}
-            when {{ json_is_missing('id_json') }} or artist_id is null and json_type(id_json) = 'VARCHAR' then 'null_artist_id'
+            when {{ json_is_missing('id_json') }} or artist_id is null and {{ json_type_is('id_json', 'VARCHAR') }} then 'null_artist_id'
             when artist_id is null then 'bad_type_id'
-            when not {{ json_is_missing('genres_json') }} and json_type(genres_json) <> 'ARRAY' then 'bad_type_genres'
+            when not {{ json_is_missing('genres_json') }} and not {{ json_type_is('genres_json', 'ARRAY') }} then 'bad_type_genres'
         end as row_reason
     from typed
 
@@ -62,7 +62,7 @@ final as (
         {{ quarantine_raw_line() }} as raw_line,
         artist_id,
         artist_name,
-        coalesce(genres, []::varchar[]) as genres,
+        coalesce(genres, {{ empty_string_list() }}) as genres,
         genres is not null as has_genres
     from judged
 

@@ -42,7 +42,7 @@ typed as (
                 when '"play"' then 'play'
                 when '"skip"' then 'skip'
                 when '"like"' then 'like'
-                else regexp_replace(lower({{ json_text('fields.event_type_json') }}), '[^a-z]', '', 'g')
+                else {{ regexp_replace_all('lower(' ~ json_text('fields.event_type_json') ~ ')', '[^a-z]', '') }}
             end = spellings.spelling_key
 
 ),

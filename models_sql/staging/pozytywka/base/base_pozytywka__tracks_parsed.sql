@@ -46,14 +46,14 @@ dated as (
     select
         *,
         case
-            when regexp_full_match(release_date_raw, '[0-9]{4}') then 'year'
-            when regexp_full_match(release_date_raw, '[0-9]{4}-[0-9]{2}') then 'month'
-            when regexp_full_match(release_date_raw, '[0-9]{4}-[0-9]{2}-[0-9]{2}') then 'day'
+            when {{ re_full_match('release_date_raw', '[0-9]{4}') }} then 'year'
+            when {{ re_full_match('release_date_raw', '[0-9]{4}-[0-9]{2}') }} then 'month'
+            when {{ re_full_match('release_date_raw', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }} then 'day'
         end as release_date_precision,
         case
-            when regexp_full_match(release_date_raw, '[0-9]{4}') then try_cast(release_date_raw || '-01-01' as date)
-            when regexp_full_match(release_date_raw, '[0-9]{4}-[0-9]{2}') then try_cast(release_date_raw || '-01' as date)
-            when regexp_full_match(release_date_raw, '[0-9]{4}-[0-9]{2}-[0-9]{2}') then try_cast(release_date_raw as date)
+            when {{ re_full_match('release_date_raw', '[0-9]{4}') }} then try_cast(release_date_raw || '-01-01' as date)
+            when {{ re_full_match('release_date_raw', '[0-9]{4}-[0-9]{2}') }} then try_cast(release_date_raw || '-01' as date)
+            when {{ re_full_match('release_date_raw', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }} then try_cast(release_date_raw as date)
         end as released_on
     from typed
 
@@ -65,7 +65,7 @@ judged_rows as (
         *,
         case
             {{ line_level_reasons() }}
-            when {{ json_is_missing('id_json') }} or track_id is null and json_type(id_json) = 'VARCHAR' then 'null_track_id'
+            when {{ json_is_missing('id_json') }} or track_id is null and {{ json_type_is('id_json', 'VARCHAR') }} then 'null_track_id'
             when track_id is null then 'bad_type_id'
             when {{ json_text_is_bad('id_artist_json') }} then 'bad_type_id_artist'
             {%- for f in int_fields + float_fields %}
@@ -103,7 +103,7 @@ final as (
         explicit = 1 as is_explicit,
         released_on,
         release_date_precision,
-        year(released_on) as release_year,
+        cast(year(released_on) as bigint) as release_year,
         {%- for f in float_fields %}
             {{ f }},
         {%- endfor %}

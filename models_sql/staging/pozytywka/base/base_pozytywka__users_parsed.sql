@@ -41,7 +41,7 @@ judged_rows as (
             when {{ json_is_missing('user_id_json') }} then 'null_user_id'
             when user_id is null then 'bad_type_user_id'
             when
-                not {{ json_is_missing('favourite_genres_json') }} and json_type(favourite_genres_json) <> 'ARRAY'
+                not {{ json_is_missing('favourite_genres_json') }} and not {{ json_type_is('favourite_genres_json', 'ARRAY') }}
                 then 'bad_type_favourite_genres'
             when not {{ json_is_missing('premium_user_json') }} and is_premium is null then 'bad_type_premium_user'
         end as row_reason
@@ -70,7 +70,7 @@ final as (
         user_name,
         city,
         street,
-        coalesce(favourite_genres, []::varchar[]) as favourite_genres,
+        coalesce(favourite_genres, {{ empty_string_list() }}) as favourite_genres,
         favourite_genres is not null as has_favourite_genres,
         is_premium
     from judged
