@@ -130,7 +130,7 @@
     {#- The landed lines of one entity that this run must parse: all of them on a full build;
         on an incremental run only the files landed anew (new, or changed signature). The
         parsed models are incremental by source_file (delete+insert). -#}
-    select landed.* from {{ ref('base_pozytywka__raw_lines') }} as landed
+    select landed.* from {{ landed_raw_lines() }} as landed
     where
         landed.entity = '{{ entity }}'
         {%- if is_incremental() %}

@@ -92,7 +92,16 @@ def dbt_build(
         variables=dbt_vars(paths.raw_dir, extra_vars),
         decision_dates=decision_dates,
         quiet=quiet,
+        engine=paths.engine,
     )
+    if paths.engine == "spark":  # the control database's views over Spark's tables
+        from scoring.spark_engine import attach_views
+
+        con = duckdb.connect(str(database))
+        try:
+            attach_views(con, database)
+        finally:
+            con.close()
 
 
 #: The models over the job's decisions (and their tests): built again after decisions change.

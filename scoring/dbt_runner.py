@@ -31,14 +31,22 @@ def run_dbt(
     variables: dict[str, Any],
     quiet: bool = False,
     decision_dates: Sequence[date] = (),
+    engine: str = "duckdb",
 ) -> Any:
     """Invoke `dbt <args>` on ``database``; raise DbtError naming the failed nodes.
 
     The nights to decide for go in SKIPCACHE_DECISION_DATES (macro decision_date_list), always
-    set, so that a night's dates never linger into another invocation.
+    set, so that a night's dates never linger into another invocation. With engine "spark"
+    the project runs on the profile's `spark` target (scoring.spark_engine), whose tables live
+    in spark/ beside ``database``.
     """
     os.environ.update(DBT_ENV)
     os.environ["SKIPCACHE_WAREHOUSE"] = str(database)
+    if engine == "spark":
+        from scoring.spark_engine import check_installed, spark_env
+
+        check_installed()
+        os.environ.update(spark_env(database))
     os.environ["SKIPCACHE_DECISION_DATES"] = ",".join(d.isoformat() for d in decision_dates)
     from dbt.cli.main import dbtRunner  # imported late: dbt is slow to import
 
@@ -55,12 +63,15 @@ def run_dbt(
         "--vars",
         json.dumps(variables),
     ]
+    if engine == "spark":
+        cli_args += ["--target", "spark"]
     if quiet:
         cli_args.insert(0, "--quiet")
     try:
         result = dbtRunner().invoke(cli_args)
     finally:
-        _close_dbt_connection()
+        if engine == "duckdb":
+            _close_dbt_connection()
     if not result.success:
         raise DbtError(_describe_failure(args[0], result))
     return result.result

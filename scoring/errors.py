@@ -7,6 +7,7 @@ from scoring.policy import SettingsError
 from scoring.rawfiles import RawInputError
 from scoring.report import ReportError
 from scoring.serving import SnapshotError
+from scoring.spark_engine import SparkUnavailableError
 from scoring.training import TrainingDataError
 
 USER_ERRORS: tuple[type[Exception], ...] = (
@@ -18,4 +19,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     WarehouseMissingError,
     ReportError,
     SnapshotError,
+    SparkUnavailableError,
 )

@@ -4,7 +4,7 @@ with
 
 landed_files as (
 
-    select distinct source_file from {{ ref('base_pozytywka__raw_lines') }}
+    select distinct source_file from {{ landed_raw_lines() }}
 
 ),
 
