@@ -7,7 +7,7 @@ DEMO_DIR := data/raw/demo
 export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export DO_NOT_TRACK := 1
 
-.PHONY: run test lint install clean
+.PHONY: run test lint install spark-deps clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) on PATH (or make PYTHON=/path/to/python3.11)"; exit 1; }
@@ -17,6 +17,15 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The spark extra (dbt-spark, pyspark) for --engine spark; `make test` installs it too, so CI
+# runs the two-engine equality test (tests/python/test_spark_parity.py). Needs Java 17.
+SPARK_STAMP := $(VENV)/.installed-spark
+$(SPARK_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,spark]'
+	touch $(SPARK_STAMP)
+
+spark-deps: $(SPARK_STAMP)
 
 # The nightly job end to end on the demo export (generated when missing), then a summary.
 run: $(STAMP)
@@ -30,7 +39,7 @@ lint: $(STAMP)
 
 # Lint, `dbt build` (as an analyst runs it) on generated dirty test data, then pytest.
 TEST_DATA := build/test-data
-test: $(STAMP) lint
+test: $(STAMP) $(SPARK_STAMP) lint
 	rm -rf $(TEST_DATA) && mkdir -p $(TEST_DATA)
 	$(BIN)/skipcache generate --preset tiny --dirty --out $(TEST_DATA)/raw --seed 11
 	SKIPCACHE_WAREHOUSE=$(TEST_DATA)/skipcache.duckdb $(BIN)/dbt build --quiet \

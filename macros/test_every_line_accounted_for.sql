@@ -1,13 +1,13 @@
-{#- For every file `landing` landed: non-blank lines read = rows staged + rows quarantined, in
-    the accounting `model` (one row per source_file). Also fails when a landed file has no
-    accounting row at all. -#}
-{% test every_line_accounted_for(model, landing) %}
+{#- For every file `landing` landed (default: the raw export's landing, per engine): non-blank
+    lines read = rows staged + rows quarantined, in the accounting `model` (one row per
+    source_file). Also fails when a landed file has no accounting row at all. -#}
+{% test every_line_accounted_for(model, landing=none) %}
 
 with
 
 landed_files as (
 
-    select distinct source_file from {{ landing }}
+    select distinct source_file from {{ landed_raw_lines() if landing is none else landing }}
 
 ),
 

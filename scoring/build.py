@@ -93,7 +93,16 @@ def dbt_build(
         decision_dates=decision_dates,
         served_log_dir=paths.served_log,
         quiet=quiet,
+        engine=paths.engine,
     )
+    if paths.engine == "spark":  # the control database's views over Spark's tables
+        from scoring.spark_engine import attach_views
+
+        con = duckdb.connect(str(database))
+        try:
+            attach_views(con, database)
+        finally:
+            con.close()
 
 
 #: The models over the job's decisions (and their tests): built again after decisions change.

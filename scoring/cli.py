@@ -18,6 +18,16 @@ def _add_paths(p: argparse.ArgumentParser, raw: bool = True) -> None:
     p.add_argument("--warehouse", help="DuckDB file (default: warehouse/skipcache.duckdb)")
 
 
+def _add_engine_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--engine",
+        choices=["duckdb", "spark"],
+        default="duckdb",
+        help="where dbt builds and the job computes: duckdb (default) or spark (dbt-spark, "
+        "local session; tables in spark/ beside the warehouse; needs the spark extra)",
+    )
+
+
 def _add_decision_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--threshold",
@@ -56,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_paths(p)
     p.add_argument("--full-refresh", action="store_true", help="rebuild incremental models")
     p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
+    _add_engine_flag(p)
 
     for name, text in [
         ("train", "build, then train, evaluate and gate the SVC for a decision date"),
@@ -70,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--full-refresh", action="store_true", help="rebuild incremental models from scratch"
         )
+        _add_engine_flag(p)
         if name == "nightly":
             _add_decision_flags(p)
             _add_retrain_flag(p)
@@ -81,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="hide dbt's progress lines")
     _add_decision_flags(p)
     _add_retrain_flag(p)
+    _add_engine_flag(p)
 
     p = sub.add_parser("report", help="charts and a summary page of the A/B outcomes and model")
     _add_paths(p, raw=False)
@@ -243,7 +256,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(f"results: {out / 'bench.json'}")
         return 0
 
-    paths = resolve_paths(getattr(args, "raw_dir", None), args.warehouse)
+    paths = resolve_paths(
+        getattr(args, "raw_dir", None), args.warehouse, getattr(args, "engine", "duckdb")
+    )
     if args.command == "build":
         from scoring.build import build, format_accounting
         from scoring.lock import writer_lock

@@ -38,6 +38,9 @@ class Paths:
 
     raw_dir: Path
     warehouse: Path
+    #: where dbt builds and the job computes: "duckdb" (the warehouse file) or "spark"
+    #: (Spark's Parquet tables in spark/ beside it; scoring.spark_engine)
+    engine: str = "duckdb"
 
     def require_warehouse(self) -> Path:
         """The warehouse file, for a command that only reads it; a clear error when absent."""
@@ -85,13 +88,17 @@ class Paths:
         return self.home / "dbt" / "logs"
 
 
-def resolve_paths(raw_dir: str | Path | None = None, warehouse: str | Path | None = None) -> Paths:
+def resolve_paths(
+    raw_dir: str | Path | None = None,
+    warehouse: str | Path | None = None,
+    engine: str = "duckdb",
+) -> Paths:
     raw = Path(raw_dir) if raw_dir else _env_path("SKIPCACHE_RAW_DIR", DEFAULT_RAW_DIR)
     wh = Path(warehouse) if warehouse else _env_path("SKIPCACHE_WAREHOUSE", DEFAULT_WAREHOUSE)
     # the warehouse's own name is kept, not resolved: it is a link to the live generation
     wh = wh.expanduser()
     warehouse = wh.parent.resolve() / wh.name
-    return Paths(raw_dir=raw.expanduser().resolve(), warehouse=warehouse)
+    return Paths(raw_dir=raw.expanduser().resolve(), warehouse=warehouse, engine=engine)
 
 
 def _env_int(name: str, default: int) -> int:

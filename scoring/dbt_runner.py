@@ -32,16 +32,24 @@ def run_dbt(
     quiet: bool = False,
     decision_dates: Sequence[date] = (),
     served_log_dir: Path | None = None,
+    engine: str = "duckdb",
 ) -> Any:
     """Invoke `dbt <args>` on ``database``; raise DbtError naming the failed nodes.
 
     The nights to decide for go in SKIPCACHE_DECISION_DATES (macro decision_date_list), always
     set, so that a night's dates never linger into another invocation. The service's
     served-answer log folder goes in SKIPCACHE_SERVED_LOG_DIR (the default of the var
-    served_log_dir), always set too: empty means no served logs.
+    served_log_dir), always set too: empty means no served logs. With engine "spark" the
+    project runs on the profile's `spark` target (scoring.spark_engine), whose tables live in
+    spark/ beside ``database``.
     """
     os.environ.update(DBT_ENV)
     os.environ["SKIPCACHE_WAREHOUSE"] = str(database)
+    if engine == "spark":
+        from scoring.spark_engine import check_installed, spark_env
+
+        check_installed()
+        os.environ.update(spark_env(database))
     os.environ["SKIPCACHE_DECISION_DATES"] = ",".join(d.isoformat() for d in decision_dates)
     os.environ["SKIPCACHE_SERVED_LOG_DIR"] = str(served_log_dir) if served_log_dir else ""
     from dbt.cli.main import dbtRunner  # imported late: dbt is slow to import
@@ -59,12 +67,15 @@ def run_dbt(
         "--vars",
         json.dumps(variables),
     ]
+    if engine == "spark":
+        cli_args += ["--target", "spark"]
     if quiet:
         cli_args.insert(0, "--quiet")
     try:
         result = dbtRunner().invoke(cli_args)
     finally:
-        _close_dbt_connection()
+        if engine == "duckdb":
+            _close_dbt_connection()
     if not result.success:
         raise DbtError(_describe_failure(args[0], result))
     return result.result

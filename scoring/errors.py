@@ -28,6 +28,10 @@ class SnapshotError(Exception):
     """A snapshot that cannot be served: missing, unreadable or inconsistent files."""
 
 
+class SparkUnavailableError(RuntimeError):
+    """`--engine spark` without the spark extra installed."""
+
+
 #: How a full disk shows in the messages of DuckDB, dbt and the OS.
 _NO_SPACE = ("no space left on device", "disk is full", "not enough space", "out of disk")
 
@@ -77,4 +81,5 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     WarehouseMissingError,
     ReportError,
     SnapshotError,
+    SparkUnavailableError,
 )

@@ -29,6 +29,15 @@ from scoring.serving import publish
 from scoring.train import TrainReport, reuse_recent, train
 
 
+def _decide(paths: Paths):
+    """The night's decisions by the engine that built the warehouse."""
+    if paths.engine == "spark":
+        from scoring import spark_engine
+
+        return spark_engine.decide
+    return decide
+
+
 def _progress(text: str) -> None:
     """Long steps announce themselves on stderr, so a person running the job sees it move."""
     print(f"[skipcache {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
@@ -135,7 +144,7 @@ def run_night(
                         _progress("score candidates in SQL and write decisions ...")
                         t = time.perf_counter()
                         d = report.decision_date
-                        counts = decide(con, d, report.decision_policy, run_id, decisions)
+                        counts = _decide(paths)(con, d, report.decision_policy, run_id, decisions)
                         steps.append(("score and decide", time.perf_counter() - t))
                 finally:
                     con.close()
@@ -249,7 +258,7 @@ def _replay(
                 _progress(f"night {night}: train, gate, decide ...")
                 started = time.perf_counter()
                 report = _model_for(con, paths, settings, night)
-                counts = decide(
+                counts = _decide(paths)(
                     con, night, report.decision_policy, f"{run_id}-{night:%Y%m%d}", decisions
                 )
                 n = sum(v[0] for v in counts["arms"].values())

@@ -190,10 +190,10 @@ ranked as (
         best_source.user_id,
         best_source.track_id,
         best_source.source_priority,
-        row_number() over (
+        cast(row_number() over (
             partition by best_source.decision_date, best_source.user_id
             order by best_source.source_priority asc, coalesce(track_plays.recent_plays, 0) desc, best_source.track_id asc
-        ) as user_rank
+        ) as bigint) as user_rank
     from best_source
     left join track_plays
         on

@@ -12,7 +12,7 @@ with
 
 raw_lines as (
 
-    select * from {{ ref('base_pozytywka__raw_lines') }}
+    select * from {{ landed_raw_lines() }}
 
 ),
 

@@ -1,6 +1,9 @@
 {#-
-    The landing on Spark (the DuckDB build lands through the Python model of the same name,
-    scoring.rawfiles; dbt-spark runs Python models only on Databricks). Spark itself reads the
+    The landing on Spark, as the table staging.base_pozytywka__raw_lines (the DuckDB build lands
+    through the Python model base_pozytywka__raw_lines, scoring.rawfiles; dbt-spark runs Python
+    models only on Databricks). Models read the landing through the macro landed_raw_lines().
+    Two models of one name, one disabled per target, confuse dbt's partial parsing; hence
+    this model's own name and the alias. Spark itself reads the
     raw files: every physical line of every *.jsonl file of the export folder (sessions.jsonl
     or sessions/*.jsonl and the four catalogue files), split on \n only, with its file and its
     line number (from 1, blank lines counted, as an editor numbers them). The text reader keeps
@@ -18,6 +21,7 @@
 -#}
 
 {{ config(
+    alias='base_pozytywka__raw_lines',
     materialized='incremental',
     incremental_strategy='insert_overwrite',
     partition_by=['source_file'],
@@ -65,7 +69,8 @@ raw_files as (
             cast(count(*) over (partition by file_path) as string), ':',
             cast(sum(xxhash64(value)) over (partition by file_path) as string)
         ) as file_signature,
-        row_number() over (partition by file_path order by block_start, read_position) as line_number,
+        cast(row_number() over (partition by file_path order by block_start, read_position) as bigint)
+            as line_number,
         value rlike '^\\s*$' as is_blank,
         cast(value as binary) as raw_bytes
     from located
