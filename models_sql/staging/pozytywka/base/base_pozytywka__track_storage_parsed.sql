@@ -34,7 +34,10 @@ judged_rows as (
         *,
         case
             {{ line_level_reasons() }}
-            when {{ json_is_missing('track_id_json') }} or track_id is null and {{ json_type_is('track_id_json', 'VARCHAR') }} then 'null_track_id'
+            when
+                {{ json_is_missing('track_id_json') }}
+                or track_id is null and {{ json_type_is('track_id_json', 'VARCHAR') }}
+                then 'null_track_id'
             when track_id is null then 'bad_type_track_id'
             when {{ json_is_missing('storage_class_json') }} then 'null_storage_class'
             when storage_class not in ('slow', 'medium', 'fast') or storage_class is null then 'unknown_storage_class'
