@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -185,6 +186,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # a log handler that cannot write (a full disk) must not print a traceback of its own: the
+    # command's error says what ran out, in one line
+    logging.raiseExceptions = False
     try:
         return _dispatch(args)
     except KeyboardInterrupt:
