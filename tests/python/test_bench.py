@@ -31,7 +31,10 @@ def test_bench_runs_every_step_and_writes_json(tmp_path: Path):
     ]
     full = results["steps"][1]
     assert full["peak_rss_mb"] > 0 and full["detail"]["steps"]["dbt build"] > 0
-    assert "training_examples" in full["detail"]["heaviest_models"]
+    # which models are the heaviest on the tiny preset is timing, not behaviour: check the shape
+    heaviest = full["detail"]["heaviest_models"]
+    assert 0 < len(heaviest) <= 12
+    assert list(heaviest.values()) == sorted(heaviest.values(), reverse=True)
     assert results["steps"][3]["detail"]["steps"].get("reuse model") is not None
     assert results["steps"][3]["detail"]["steps"].get("prepare standby") is not None
     assert results["steps"][5]["detail"]["pairs"] > 0
