@@ -216,3 +216,12 @@ def land_served_logs(
     is not an error: the log is history, and its landed lines are kept.
     """
     return land_files(discover_served_logs(log_dir), loaded or {})
+
+
+def landed_signatures(session, this) -> dict[str, str]:
+    """source_file -> file_signature of what an incremental landing model (``this``) holds:
+    the files whose signature is unchanged are not landed again."""
+    rows = session.sql(
+        f"select source_file, any_value(file_signature) from {this} group by 1"
+    ).fetchall()
+    return dict(rows)

@@ -26,12 +26,7 @@ def model(dbt, session):
         incremental_strategy="delete+insert",
         unique_key="source_file",
     )
-    from scoring.rawfiles import land
+    from scoring.rawfiles import land, landed_signatures
 
-    loaded = {}
-    if dbt.is_incremental:
-        rows = session.sql(
-            f"select source_file, any_value(file_signature) from {dbt.this} group by 1"
-        ).fetchall()
-        loaded = dict(rows)
+    loaded = landed_signatures(session, dbt.this) if dbt.is_incremental else {}
     return land(dbt.config.get("raw_dir"), loaded)

@@ -22,12 +22,7 @@ def model(dbt, session):
         incremental_strategy="delete+insert",
         unique_key="source_file",
     )
-    from scoring.rawfiles import land_served_logs
+    from scoring.rawfiles import land_served_logs, landed_signatures
 
-    loaded = {}
-    if dbt.is_incremental:
-        rows = session.sql(
-            f"select source_file, any_value(file_signature) from {dbt.this} group by 1"
-        ).fetchall()
-        loaded = dict(rows)
+    loaded = landed_signatures(session, dbt.this) if dbt.is_incremental else {}
     return land_served_logs(dbt.config.get("served_log_dir"), loaded)
