@@ -24,6 +24,7 @@ import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from itertools import repeat
 from pathlib import Path
 
 import duckdb
@@ -37,6 +38,11 @@ from scoring.errors import SnapshotError
 from scoring.policy import arm_of
 
 MANIFEST = "manifest.json"
+#: arms and sources as small integers in the column-wise path (Snapshot.decide_many)
+ARM_NAMES = [*policy.ARMS, None]
+ARM_CODE = {name: i for i, name in enumerate(policy.ARMS)}
+SOURCE_CODE = {name: i for i, name in enumerate(policy.SOURCES)}
+PLAY, SKIP = "PLAY", "SKIP"
 #: the snapshot layout; a reader refuses a manifest of another format
 FORMAT = 2
 #: features that belong to the pair (user x the track's genres), not to the user or the track
@@ -413,7 +419,70 @@ class Snapshot:
         for user, genre, n, skips, fav in _rows(tables["user_genres"], columns):
             self.user_genres.setdefault(user, {})[genre] = (n, skips, int(fav))
         # the arms of the known users, once (an md5 each); unknown users get theirs per request
-        self.arms = {u: arm_of(u, self.arm_shares) for u in {*self.users, *self.user_genres}}
+        known = {*self.users, *self.user_genres, *(u for u, _ in self.pairs)}
+        self.arms = {u: arm_of(u, self.arm_shares) for u in known}
+        self._columns()
+
+    def _columns(self) -> None:
+        """The same parts as arrays, for `decide_many`. Users and tracks by position: every
+        user and track of the snapshot (of the pairs too), then one position for the unknown
+        (cold-start parts, no genres). The tracks' genres as CSR lists; the user x genre rows
+        and the nightly pairs sorted by an int64 key of the positions, found by searchsorted."""
+        users = list(self.arms)  # every user of users, user_genres and the pairs
+        self.user_pos = {u: i for i, u in enumerate(users)}
+        cold = (self.cold_user_part, self.cold_user_skip_rate)
+        self.u_part = np.array([self.users.get(u, cold)[0] for u in users] + [cold[0]], float)
+        self.u_rate = np.array([self.users.get(u, cold)[1] for u in users] + [cold[1]], float)
+        self.u_known = np.array([u in self.users for u in users] + [False])
+        self.u_arm = np.array([ARM_CODE[self.arms[u]] for u in users] + [-1], np.int8)
+        tracks = list({**self.tracks, **{t: None for _, t in self.pairs}})
+        self.track_pos = {t: i for i, t in enumerate(tracks)}
+        unknown = (self.cold_track_part, ())
+        parts = [self.tracks.get(t, unknown) for t in tracks] + [unknown]
+        self.t_part = np.array([part for part, _ in parts], float)
+        self.t_known = np.array([t in self.tracks for t in tracks] + [False])
+        genre_pos: dict[str, int] = {}
+        lists = [[genre_pos.setdefault(g, len(genre_pos)) for g in genres] for _, genres in parts]
+        for history in self.user_genres.values():
+            for g in history:
+                genre_pos.setdefault(g, len(genre_pos))
+        self.n_genres = max(len(genre_pos), 1)
+        self.t_ptr = np.zeros(len(parts) + 1, np.int64)
+        np.cumsum([len(x) for x in lists], out=self.t_ptr[1:])
+        self.t_genre = np.array([g for x in lists for g in x], np.int64)
+        keys, rows = [], []
+        for user, history in self.user_genres.items():
+            for g, row in history.items():
+                keys.append(self.user_pos[user] * self.n_genres + genre_pos[g])
+                rows.append(row)
+        order = np.argsort(np.array(keys, np.int64), kind="stable")
+        self.ug_key = np.array(keys, np.int64)[order]
+        self.ug_rows = np.array(rows, float).reshape(-1, 3)[order]  # listens, skips, favourite
+        # the nightly rows, by user position * (tracks + 1) + track position
+        self.track_stride = len(tracks) + 1
+        rule_code = {self.decision_policy: 0, policy.NAIVE_RULE: 1}
+        keys, p_arm, p_p, p_cache, p_rule = [], [], [], [], []
+        for (user, track), (a, pp, c, r) in self.pairs.items():
+            keys.append(self.user_pos[user] * self.track_stride + self.track_pos[track])
+            p_arm.append(ARM_CODE.get(a, -2))
+            p_p.append(pp)
+            p_cache.append(bool(c))
+            p_rule.append(rule_code.setdefault(r, len(rule_code)))
+        self.rules = list(rule_code)
+        self.pair_order = np.argsort(np.array(keys, np.int64), kind="stable")
+        self.pair_key = np.array(keys, np.int64)[self.pair_order]
+        self.p_arm = np.array(p_arm + [-3], np.int8)  # the last row: no pair (matches no arm)
+        self.p_p = np.array(p_p + [math.nan], float)
+        self.p_cache = np.array(p_cache + [False])
+        self.p_rule = np.array(p_rule + [0], np.int64)
+
+    @staticmethod
+    def _find(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position in sorted_keys, found) of each key."""
+        if not len(sorted_keys):
+            return np.zeros(len(keys), np.int64), np.zeros(len(keys), bool)
+        at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+        return at, sorted_keys[at] == keys
 
     def arm_of(self, user_id: int) -> str:
         arm = self.arms.get(user_id)
@@ -485,7 +554,87 @@ class Snapshot:
                 p = self.track_defaults.get(track_id, 1 - self.global_skip_rate)
                 source = "track_default"
             cache = policy.should_cache(p, arm, self.threshold)
-        return ("PLAY" if p >= self.threshold else "SKIP", cache, p, rule, arm, source)
+        return (PLAY if p >= self.threshold else SKIP, bool(cache), float(p), rule, arm, source)
+
+    def decide_many(self, users: list[int], tracks: list[str], arm: str | None = None) -> tuple:
+        """`decide` for many pairs at once, column-wise with numpy (POST /decisions): the lists
+        (prediction, should_cache, p_play, policy, arm, source), equal to `decide` pair by pair
+        (tests/python/test_serving.py checks it on every pair kind)."""
+        n = len(users)
+        unknown_user, unknown_track = len(self.user_pos), len(self.track_pos)
+        ui = np.fromiter(map(self.user_pos.get, users, repeat(unknown_user)), np.int64, n)
+        ti = np.fromiter(map(self.track_pos.get, tracks, repeat(unknown_track)), np.int64, n)
+        at, found = self._find(self.pair_key, ui * self.track_stride + ti)
+        pi = np.where(found, self.pair_order[at] if found.any() else 0, len(self.p_p) - 1)
+        if arm is None:
+            arms = self.u_arm[ui]
+            for i in np.flatnonzero(ui == unknown_user).tolist():
+                arms[i] = ARM_CODE[arm_of(users[i], self.arm_shares)]
+        else:
+            arms = np.full(n, ARM_CODE[arm], np.int8)
+        p, favourite = self._p_play_many(ui, ti)
+        known = self.u_known[ui] & self.t_known[ti]
+        source = np.where(known, SOURCE_CODE["model"], SOURCE_CODE["cold_start"])
+        rule = np.zeros(n, np.int64)  # the night's decision policy
+        naive = arms == ARM_CODE[policy.NAIVE]
+        p = np.where(naive, np.where(favourite, 1.0, 0.0), p)  # policy.naive_p_play
+        rule[naive] = 1  # policy.NAIVE_RULE
+        for i in np.flatnonzero(~np.isfinite(p)).tolist():  # no finite model answer
+            p[i] = self.track_defaults.get(tracks[i], 1 - self.global_skip_rate)
+            source[i] = SOURCE_CODE["track_default"]
+        cache = (p >= self.threshold) & (arms != ARM_CODE[policy.HOLDOUT])  # policy.should_cache
+        own = self.p_arm[pi] == arms  # the pair's nightly row answers in its own arm
+        p = np.where(own, self.p_p[pi], p)
+        cache = np.where(own, self.p_cache[pi], cache)
+        rule = np.where(own, self.p_rule[pi], rule)
+        source = np.where(own, SOURCE_CODE["pair"], source)
+        p_list = p.tolist()
+        prediction = [PLAY if x else SKIP for x in (p >= self.threshold).tolist()]
+        rules = [self.rules[r] for r in rule.tolist()]
+        arm_names = [ARM_NAMES[a] for a in arms.tolist()]
+        sources = [policy.SOURCES[s] for s in source.tolist()]
+        return prediction, cache.tolist(), p_list, rules, arm_names, sources
+
+    def _p_play_many(self, ui: np.ndarray, ti: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`compute`'s p_play and is_favourite_genre for positions of users and tracks."""
+        n = len(ui)
+        starts, counts = self.t_ptr[ti], self.t_ptr[ti + 1] - self.t_ptr[ti]
+        owner = np.repeat(np.arange(n), counts)  # one entry per (pair, track genre)
+        within = np.arange(len(owner)) - np.repeat(np.cumsum(counts) - counts, counts)
+        keys = ui[owner] * self.n_genres + self.t_genre[np.repeat(starts, counts) + within]
+        at, hit = self._find(self.ug_key, keys)
+        rows = np.zeros((len(keys), 3))  # listens, skips, favourite per (pair, genre)
+        rows[hit] = self.ug_rows[at[hit]]
+        listens = np.bincount(owner, weights=rows[:, 0], minlength=n)
+        skips = np.bincount(owner, weights=rows[:, 1], minlength=n)
+        matches = np.bincount(owner, weights=rows[:, 2], minlength=n)
+        favourite = matches > 0
+        user_skip_rate = self.u_rate[ui]
+        if not self.is_model:
+            if self.decision_policy == policy.BASELINE_USER_HISTORY:
+                return 1 - user_skip_rate, favourite
+            if self.decision_policy == policy.BASELINE_CONSTANT:
+                return np.full(n, 1 - self.global_skip_rate), favourite
+            return np.where(favourite, 1.0, 0.0), favourite
+        margin = self.base + self.u_part[ui] + self.t_part[ti]
+        values = (  # in the order of PAIR_FEATURES, as `compute`
+            favourite.astype(float),
+            matches,
+            listens,
+            (skips + self.prior_weight * user_skip_rate) / (listens + self.prior_weight),
+        )
+        with np.errstate(all="ignore"):
+            for position, transform, impute, center, scale, weight in self.pair_terms:
+                x = values[position]
+                if transform == "log1p":
+                    x = np.log(1 + np.maximum(x, 0.0))
+                x = np.where(np.isnan(x), impute, x)
+                margin = margin + weight * (x - center) / scale
+            a, b = self.sigmoid
+            z = a * margin + b
+            p = np.where(z > -700, 1.0 / (1.0 + np.exp(-z)), 0.0)
+        p = np.where(np.isnan(z), math.nan, np.clip(p, 0.0, 1.0))  # policy.clamp
+        return p, favourite
 
     def answer(self, user_id: int, track_id: str, arm: str | None = None) -> Answer:
         """The answer for the pair in `arm` (None: the user's own arm, as /abtest)."""

@@ -161,6 +161,55 @@ def test_which_source_answers(tmp_path: Path):
     )
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"decision_policy": policy.BASELINE_USER_HISTORY},
+        {"decision_policy": policy.BASELINE_CONSTANT},
+        {"decision_policy": policy.BASELINE_NAIVE},
+        {"threshold": 0.0},
+    ],
+)
+def test_a_batch_is_answered_as_each_pair_alone(tmp_path: Path, overrides):
+    """decide_many (POST /decisions, column-wise) against decide (one pair) on every kind of
+    pair: a candidate in its arm and in another, known and unknown users and tracks, a pair
+    whose user and track are only in the nightly rows, in every arm."""
+    tables = _tables()
+    pair_only = pa.table(
+        {
+            "user_id": [7],
+            "track_id": [T3],
+            "arm": [policy.arm_of(7, {"model": 0.5, "naive": 0.5})],
+            "p_play": [0.12],
+            "should_cache": [False],
+            "model_version": ["svc-older"],
+        }
+    )  # fmt: skip
+    tables["decisions"] = pa.concat_tables([tables["decisions"], pair_only])
+    _write(tmp_path, tables, **overrides)
+    snap = Snapshot(tmp_path)
+    users, tracks = zip(*[(u, t) for u in (1, 2, 7, 99, 10**12) for t in (T1, T2, T3)], strict=True)
+    for arm in (None, *policy.ARMS):
+        columns = snap.decide_many(list(users), list(tracks), arm)
+        for i, (user, track) in enumerate(zip(users, tracks, strict=True)):
+            assert tuple(c[i] for c in columns) == snap.decide(user, track, arm), (user, track, arm)
+
+
+def test_without_a_finite_model_answer_the_track_default_answers(tmp_path: Path):
+    tables = _tables()
+    manifest = _write(tmp_path, tables)
+    _write(tmp_path, tables, scoring={**manifest["scoring"], "sigmoid_a": math.nan})
+    snap = Snapshot(tmp_path)
+    assert snap.decide(2, T2, policy.MODEL)[2:] == (0.4, "svc-test", "model", "track_default")
+    assert snap.decide(2, T3, policy.MODEL)[2] == pytest.approx(1 - 0.3)  # no default: global
+    columns = snap.decide_many([2, 2, 2], [T1, T2, T3], policy.MODEL)
+    assert [c[1] for c in zip(*columns, strict=True)] == [
+        snap.decide(2, t, policy.MODEL)[1] for t in (T1, T2, T3)
+    ]
+    assert columns[5] == ["track_default"] * 3
+
+
 def test_a_baseline_snapshot_answers_by_its_rule(tmp_path: Path):
     _write(tmp_path, _tables(), decision_policy=policy.BASELINE_USER_HISTORY)
     snap = Snapshot(tmp_path)
