@@ -20,9 +20,3 @@
         per session; see docs/scale-out.md for session buckets). -#}
     {{ return('table' if target.type == 'spark' else 'incremental') }}
 {%- endmacro %}
-
-{% macro landed_raw_lines() -%}
-    {#- The landing of the raw lines: the Python model on DuckDB, Spark's SQL model on Spark
-        (both the table staging.base_pozytywka__raw_lines). -#}
-    {{ return(ref('base_pozytywka__raw_lines_spark') if target.type == 'spark' else ref('base_pozytywka__raw_lines')) }}
-{%- endmacro %}

@@ -25,11 +25,12 @@
     {%- endif %}
 {%- endmacro %}
 
-{% macro refresh_dates_filter(column) -%}
-    {#- On an incremental run: the dates from the first changed listen date on, and every
-        requested decision date (its rows are recomputed whenever they are asked for). -#}
+{% macro refresh_dates_filter(column, listens) -%}
+    {#- On an incremental run: the dates from the first changed listen date of `listens`
+        (fct_listens) on, and every requested decision date (its rows are recomputed whenever
+        they are asked for). -#}
     (
-        {{ column }} >= {{ first_changed_listen_date() }}
+        {{ column }} >= {{ first_changed_listen_date(listens) }}
         or {{ column }} in (select requested.listen_date from ({{ decision_dates() }}) as requested)
     )
 {%- endmacro %}
@@ -44,7 +45,7 @@
     {{ decision_dates() }}
 {%- endmacro %}
 
-{% macro point_in_time_history(daily_relation, prefix, keys, count_columns, window_columns=['listens', 'skips']) -%}
+{% macro point_in_time_history(daily_relation, listens, prefix, keys, count_columns, window_columns=['listens', 'skips']) -%}
     {#-
         One row per entity (`keys`) and feature date with its history strictly before that date:
         `<prefix>_<count>_before` over all earlier days, `<prefix>_<count>_<w>d` over the
@@ -55,7 +56,8 @@
           - the spine dates (macro spine_dates) where the entity had no listen: one grouped
             aggregate of its days before that date, so no zero rows are windowed.
         Every entity with a daily row gets a row at every spine date (zero counts when it has no
-        listen before it). Portable SQL. The caller filters the dates an incremental run writes.
+        listen before it). `listens` (fct_listens) tells an incremental run what changed.
+        Portable SQL. The caller filters the dates an incremental run writes.
     -#}
     {%- set key_list = keys | join(', ') -%}
     {%- set windows = var('feature_windows_days') -%}
@@ -74,7 +76,7 @@
         {%- if is_incremental() %}
             where ({{ key_list }}) in (
                 select {{ key_list }} from {{ daily_relation }}
-                where listen_date >= {{ first_changed_listen_date() }}
+                where listen_date >= {{ first_changed_listen_date(listens) }}
             )
         {%- endif %}
     ) as listen_days
@@ -112,7 +114,7 @@
             {% for k in keys %}entities.{{ k }} = earlier.{{ k }} and {% endfor %}
             earlier.listen_date <= spine.listen_date
     {%- if is_incremental() %}
-        where {{ refresh_dates_filter('spine.listen_date') }}
+        where {{ refresh_dates_filter('spine.listen_date', listens) }}
     {%- endif %}
     group by {% for k in keys %}entities.{{ k }}, {% endfor %}spine.listen_date
     having max(case when earlier.listen_date = spine.listen_date then 1 else 0 end) = 0
@@ -127,4 +129,30 @@
     {% else %}
         select {{ add_days(1, 'max(listen_date)') }} as decision_date from {{ listens }}
     {% endif %}
+{%- endmacro %}
+
+{% macro history_windows(prefix, partition_by, count_columns, window_columns=['listens', 'skips']) -%}
+    {#-
+        For each daily row, sums of `count_columns` over the same entity's days strictly before
+        it (all history, and each window of var('feature_windows_days') days), plus the last day
+        with a listen before it. The frame ends at 1 preceding: nothing of the row's own day.
+        The daily relation has one row per entity and day, so the all-history frame can count
+        rows (a cheap running sum); the windows count days (a range frame).
+    -#}
+    {%- for c in count_columns %}
+        cast(coalesce(sum({{ c }}) over (
+            partition by {{ partition_by }} order by day_number
+            rows between unbounded preceding and 1 preceding
+        ), 0) as bigint) as {{ prefix }}_{{ c }}_before,
+        {%- for w in (var('feature_windows_days') if c in window_columns else []) %}
+            cast(coalesce(sum({{ c }}) over (
+                partition by {{ partition_by }} order by day_number
+                range between {{ w }} preceding and 1 preceding
+            ), 0) as bigint) as {{ prefix }}_{{ c }}_{{ w }}d,
+        {%- endfor %}
+    {%- endfor %}
+    max(case when listens > 0 then day_number end) over (
+        partition by {{ partition_by }} order by day_number
+        rows between unbounded preceding and 1 preceding
+    ) as last_listen_day_number
 {%- endmacro %}

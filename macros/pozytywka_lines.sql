@@ -127,13 +127,13 @@
     end
 {%- endmacro %}
 
-{% macro landed_lines_to_parse(entity, landing=none) -%}
-    {#- The landed lines of one entity that this run must parse: all of them on a full build;
-        on an incremental run only the files landed anew (new, or changed signature). The
-        parsed models are incremental by source_file (delete+insert). `landing` is the landing
-        model: by default the raw export's (macro landed_raw_lines, per engine), or
-        base_serving__log_lines for the served-answer logs. -#}
-    select landed.* from {{ landed_raw_lines() if landing is none else ref(landing) }} as landed
+{% macro landed_lines_to_parse(entity, landing) -%}
+    {#- The lines of one entity in `landing` (the landing relation: the raw export's,
+        base_pozytywka__landed_lines, or the served-answer logs', base_serving__log_lines) that
+        this run must parse: all of them on a full build; on an incremental run only the files
+        landed anew (new, or changed signature). The parsed models are incremental by
+        source_file. -#}
+    select landed.* from {{ landing }} as landed
     where
         landed.entity = '{{ entity }}'
         {%- if is_incremental() %}

@@ -1,13 +1,14 @@
-{#- For every file `landing` landed (default: the raw export's landing, per engine): non-blank
-    lines read = rows staged + rows quarantined, in the accounting `model` (one row per
-    source_file). Also fails when a landed file has no accounting row at all. -#}
-{% test every_line_accounted_for(model, landing=none) %}
+{#- For every file `landing` landed (a landing relation: base_pozytywka__landed_lines or
+    base_serving__log_lines): non-blank lines read = rows staged + rows quarantined, in the
+    accounting `model` (one row per source_file). Also fails when a landed file has no
+    accounting row at all. -#}
+{% test every_line_accounted_for(model, landing) %}
 
 with
 
 landed_files as (
 
-    select distinct source_file from {{ landed_raw_lines() if landing is none else landing }}
+    select distinct source_file from {{ landing }}
 
 ),
 

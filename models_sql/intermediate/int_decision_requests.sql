@@ -13,7 +13,7 @@ arms as (
 
 nights as (
 
-    {{ decided_nights() }}
+    {{ decided_nights(source('decisions', 'user_arms'), ref('fct_listens')) }}
 
 ),
 

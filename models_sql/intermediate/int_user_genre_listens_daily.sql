@@ -9,7 +9,7 @@ listens as (
 
     select * from {{ ref('fct_listens') }}
     {% if is_incremental() %}
-        where listen_date >= {{ first_changed_listen_date() }}
+        where listen_date >= {{ first_changed_listen_date(ref('fct_listens')) }}
     {% endif %}
 
 ),

@@ -1,5 +1,6 @@
--- depends_on: {{ ref('fct_listens') }}
 {{ config(unique_key='feature_date', partition_by=engine_partition_by('feature_date')) }}
+{#- fct_listens: what changed since this model's last run (on an incremental run) -#}
+{%- set fct_listens = ref('fct_listens') %}
 
 {#- One row per feature date: what the whole export knew before that date (the prior of the
     smoothed rates). -#}
@@ -90,7 +91,7 @@ final as (
         {{ run_loaded_at() }} as loaded_at
     from history
     {% if is_incremental() %}
-        where {{ refresh_dates_filter('feature_date') }}
+        where {{ refresh_dates_filter('feature_date', fct_listens) }}
     {% endif %}
 
 )

@@ -1,5 +1,6 @@
--- depends_on: {{ ref('fct_listens') }}
 {{ config(unique_key='feature_date', partition_by=engine_partition_by('feature_date')) }}
+{#- fct_listens: what changed since this model's last run (on an incremental run) -#}
+{%- set fct_listens = ref('fct_listens') %}
 
 {#- One row per user per feature date: the user's listening history strictly before that date
     (all of it, and the last var('feature_windows_days') days), with skip and like rates
@@ -23,7 +24,7 @@ global_features as (
 
 history as (
 
-    {{ point_in_time_history('user_daily', 'user', ['user_id'], ['listens', 'skips', 'likes']) }}
+    {{ point_in_time_history('user_daily', fct_listens, 'user', ['user_id'], ['listens', 'skips', 'likes']) }}
 
 ),
 
@@ -56,7 +57,7 @@ final as (
     inner join global_features
         on history.feature_date = global_features.feature_date
     {% if is_incremental() %}
-        where {{ refresh_dates_filter('history.feature_date') }}
+        where {{ refresh_dates_filter('history.feature_date', fct_listens) }}
     {% endif %}
 
 )

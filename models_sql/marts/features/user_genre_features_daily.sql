@@ -1,5 +1,6 @@
--- depends_on: {{ ref('fct_listens') }}
 {{ config(unique_key='feature_date', partition_by=engine_partition_by('feature_date')) }}
+{#- fct_listens: what changed since this model's last run (on an incremental run) -#}
+{%- set fct_listens = ref('fct_listens') %}
 
 {#- One row per user per genre per feature date: how often the user listened to and skipped
     tracks of that genre strictly before that date. -#}
@@ -14,7 +15,9 @@ user_genre_daily as (
 
 history as (
 
-    {{ point_in_time_history('user_genre_daily', 'user_genre', ['user_id', 'genre'], ['listens', 'skips'], window_columns=[]) }}
+    {{ point_in_time_history(
+        'user_genre_daily', fct_listens, 'user_genre', ['user_id', 'genre'], ['listens', 'skips'], window_columns=[]
+    ) }}
 
 ),
 
@@ -29,7 +32,7 @@ final as (
         {{ run_loaded_at() }} as loaded_at
     from history
     {% if is_incremental() %}
-        where {{ refresh_dates_filter('feature_date') }}
+        where {{ refresh_dates_filter('feature_date', fct_listens) }}
     {% endif %}
 
 )

@@ -12,7 +12,7 @@ with
 
 raw_lines as (
 
-    select * from {{ landed_raw_lines() }}
+    select * from {{ ref('base_pozytywka__landed_lines') }}
 
 ),
 

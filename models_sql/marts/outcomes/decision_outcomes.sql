@@ -1,4 +1,3 @@
--- depends_on: {{ ref('fct_listens') }}
 {{
     config(
         materialized='incremental',
@@ -18,7 +17,7 @@ with
 
 nights as (
 
-    {{ decided_nights() }}
+    {{ decided_nights(source('decisions', 'user_arms'), ref('fct_listens')) }}
 
 ),
 

@@ -8,7 +8,7 @@ with
 
 raw_lines as (
 
-    {{ landed_lines_to_parse('artists') }}
+    {{ landed_lines_to_parse('artists', ref('base_pozytywka__landed_lines')) }}
 
 ),
 

@@ -8,7 +8,7 @@ with
 
 raw_lines as (
 
-    {{ landed_lines_to_parse('sessions') }}
+    {{ landed_lines_to_parse('sessions', ref('base_pozytywka__landed_lines')) }}
 
 ),
 

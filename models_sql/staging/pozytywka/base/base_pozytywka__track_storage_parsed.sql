@@ -7,7 +7,7 @@ with
 
 raw_lines as (
 
-    {{ landed_lines_to_parse('track_storage') }}
+    {{ landed_lines_to_parse('track_storage', ref('base_pozytywka__landed_lines')) }}
 
 ),
 

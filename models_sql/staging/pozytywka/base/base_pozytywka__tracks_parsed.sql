@@ -13,7 +13,7 @@ with
 
 raw_lines as (
 
-    {{ landed_lines_to_parse('tracks') }}
+    {{ landed_lines_to_parse('tracks', ref('base_pozytywka__landed_lines')) }}
 
 ),
 

@@ -1,7 +1,7 @@
 {#-
     The landing on Spark, as the table staging.base_pozytywka__raw_lines (the DuckDB build lands
     through the Python model base_pozytywka__raw_lines, scoring.rawfiles; dbt-spark runs Python
-    models only on Databricks). Models read the landing through the macro landed_raw_lines().
+    models only on Databricks). Models read the landing through base_pozytywka__landed_lines.
     Two models of one name, one disabled per target, confuse dbt's partial parsing; hence
     this model's own name and the alias. Spark itself reads the
     raw files: every physical line of every *.jsonl file of the export folder (sessions.jsonl
