@@ -1,0 +1,49 @@
+{#- The A/B period as it has requests: one row per (metric, arm) with requests in the period
+    (every metric gets every arm, so that an arm with no request in a metric's scope still has
+    its row), with the period's first and last night and its number of nights. -#}
+
+with
+
+requests as (
+
+    select * from {{ ref('int_decision_requests') }}
+    where
+        arm is not null
+        and decision_date >= {{ period_bound('ab_start_date', "'0001-01-01'") }}
+        and decision_date <= {{ period_bound('ab_end_date', "'9999-12-31'") }}
+
+),
+
+metrics as (
+
+    select 'accuracy' as metric
+    union all
+    select 'cache_hit_rate' as metric
+
+),
+
+nights as (
+
+    select
+        min(decision_date) as first_night,
+        max(decision_date) as last_night,
+        count(distinct decision_date) as nights
+    from requests
+
+),
+
+final as (
+
+    select
+        metrics.metric,
+        arms.arm,
+        nights.first_night,
+        nights.last_night,
+        nights.nights
+    from metrics
+    cross join (select distinct arm from requests) as arms
+    cross join nights
+
+)
+
+select * from final
