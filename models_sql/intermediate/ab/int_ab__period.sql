@@ -22,6 +22,12 @@ metrics as (
 
 ),
 
+arms as (
+
+    select distinct arm from requests
+
+),
+
 nights as (
 
     select
@@ -41,7 +47,7 @@ final as (
         nights.last_night,
         nights.nights
     from metrics
-    cross join (select distinct arm from requests) as arms
+    cross join arms
     cross join nights
 
 )
