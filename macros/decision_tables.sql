@@ -9,7 +9,8 @@
 {%- endmacro %}
 
 {% macro decision_table_columns() -%}
-    {#- name: (type, part of the key): one definition for every engine's DDL. -#}
+    {#- table: [(column, type)], the columns of Spark's DDL. DuckDB's, with its constraints, is
+        written out below and must list the same columns (a second definition: issue 13). -#}
     {{ return({
         'cache_decisions': [
             ('decision_date', 'date'), ('user_id', 'bigint'), ('track_id', 'string'),

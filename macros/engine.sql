@@ -5,10 +5,6 @@
     model keyed by something else (a session) is rebuilt as a table.
 -#}
 
-{% macro is_spark() -%}
-    {{ return(target.type == 'spark') }}
-{%- endmacro %}
-
 {% macro engine_partition_by(column) -%}
     {#- The partition column of a date- or file-keyed incremental model on Spark; none on DuckDB
         (where delete+insert by unique_key needs no partitions). -#}

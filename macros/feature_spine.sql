@@ -37,8 +37,9 @@
 
 {% macro spine_dates(daily_relation) -%}
     {#- The dates every entity gets a feature row for, listens or not: the day after the last
-        listen of the whole export (the nightly job's default decision date) and each date of
-        var('decision_dates'). -#}
+        listen of the whole export (the nightly job's default decision date) and each decision
+        date asked for (macro decision_date_list: var('decision_dates') or the environment
+        variable SKIPCACHE_DECISION_DATES). -#}
     select {{ add_days(1, 'max(listen_date)') }} as listen_date
     from {{ daily_relation }}
     union

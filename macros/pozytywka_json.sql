@@ -1,6 +1,8 @@
 {#-
-    DuckDB-only helpers that turn landed raw lines into typed values. They are used by the
-    staging layer alone (the rest of the project never parses JSON or reads files).
+    Helpers that turn landed raw lines into typed values, dispatched per engine (DuckDB's JSON
+    functions, Spark 4's VARIANT ones) where both engines parse the raw exports; json_iso_date
+    and json_utc_timestamp parse the served-answer logs, which only DuckDB lands. They are used
+    by the staging layer alone (the rest of the project never parses JSON or reads files).
 
     Each json_* macro takes one JSON value (as returned by json_extract) and gives the typed
     value, or null when the value is absent, JSON null, or of the wrong type. Whether a value is
@@ -241,7 +243,7 @@
           as written, the offset dropped (it names the zone of that wall clock);
         - an integer: epoch milliseconds, an instant, shown on the wall clock of
           var('epoch_ms_timezone').
-        Values outside 2000-01-01 .. 2100-01-01 are treated as unparseable.
+        The caller rejects values outside 2000-01-01 .. 2100-01-01 (macro plausible_timestamp).
     -#}
     case
         when regexp_full_match({{ j }}, '-?[0-9]+') then

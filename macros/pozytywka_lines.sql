@@ -1,5 +1,5 @@
 {#- Shared steps of the five base_pozytywka__*_parsed models and base_serving__answers_parsed
-    (DuckDB-only, staging only). -#}
+    (staging only; engine-specific SQL through the dispatched helpers of pozytywka_json.sql). -#}
 
 {% macro landed_json_lines(raw_lines, fields, array_positions=none) -%}
     {{ return(adapter.dispatch('landed_json_lines')(raw_lines, fields, array_positions)) }}
