@@ -164,23 +164,23 @@ def run_night(
         f"warehouse {paths.warehouse} from {paths.raw_dir}",
         format_accounting(accounts),
         "",
-        f"decision date {report.decision_date}: model {rec['model_version']} trained on "
-        f"{rec['train_rows']:,} listens "
-        f"({rec['train_start_date']}..{rec['train_end_date']}), "
-        f"hold-out {rec['holdout_rows']:,} listens "
-        f"({rec['holdout_start_date']}..{rec['holdout_end_date']})",
+        f"decision date {report.decision_date}: model {rec.model_version} trained on "
+        f"{rec.train_rows:,} listens "
+        f"({rec.train_start_date}..{rec.train_end_date}), "
+        f"hold-out {rec.holdout_rows:,} listens "
+        f"({rec.holdout_start_date}..{rec.holdout_end_date})",
         f"{'policy':<14} {'AUC':>6} {'accuracy':>9} {'log loss':>9}",
     ]
     for name in ("model", "naive", "constant", "user_history"):
-        auc = rec[f"{name}_roc_auc"]
+        auc = rec.metric(name, "roc_auc")
         lines.append(
             f"{name:<14} {auc if auc is None else f'{auc:.3f}':>6} "
-            f"{rec[f'{name}_accuracy']:>9.3f} {rec[f'{name}_log_loss']:>9.3f}"
+            f"{rec.metric(name, 'accuracy'):>9.3f} {rec.metric(name, 'log_loss'):>9.3f}"
         )
-    if rec["seed_replica_accuracy"] is not None:
+    if rec.seed_replica_accuracy is not None:
         lines.append(
-            f"{'seed replica':<14} {rec['seed_replica_roc_auc']:>6.3f} "
-            f"{rec['seed_replica_accuracy']:>9.3f}   (leaky: rates over all rows, random split)"
+            f"{'seed replica':<14} {rec.seed_replica_roc_auc:>6.3f} "
+            f"{rec.seed_replica_accuracy:>9.3f}   (leaky: rates over all rows, random split)"
         )
     lines += ["", report.verdict()]
     if not train_only:
@@ -264,10 +264,10 @@ def _replay(
                 n = sum(v[0] for v in counts["arms"].values())
                 state = "promoted" if report.promoted else "not promoted"
                 if report.reused_for:
-                    state += f", reused from {report.record['decision_date']}"
+                    state += f", reused from {report.record.decision_date}"
                 lines.append(
                     f"{night}: {report.model_version} {state}, "
-                    f"AUC {_fmt(report.record['model_roc_auc'])}, decisions by "
+                    f"AUC {_fmt(report.record.metric('model', 'roc_auc'))}, decisions by "
                     f"{report.decision_policy}: {n:,} pairs ({time.perf_counter() - started:.1f}s)"
                 )
         finally:
