@@ -26,7 +26,7 @@ from scoring.decide import decide
 from scoring.lock import writer_lock
 from scoring.policy import DecisionSettings, SettingsError
 from scoring.serving import publish
-from scoring.train import TrainReport, reuse_recent, train
+from scoring.train_and_gate import TrainReport, reuse_recent, train
 
 
 def _decide(paths: Paths):

@@ -10,9 +10,11 @@ its sigmoid), features.json and metrics.json.
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
@@ -285,5 +287,14 @@ def save_artefacts(home: Path, version: str, model: object, metrics: dict) -> Pa
     return target
 
 
+#: modules renamed since artefacts were first written: a model.joblib pickled before the rename
+#: names the old module (scoring.training became scoring.model_fit)
+RENAMED_MODULES = {"scoring.training": "scoring.model_fit"}
+
+
 def load_model(home: Path, version: str) -> object:
+    """The fitted model of models/<version>/, also one pickled under a module's old name."""
+    for old, new in RENAMED_MODULES.items():
+        if old not in sys.modules:
+            sys.modules[old] = importlib.import_module(new)
     return joblib.load(home / "models" / version / "model.joblib")

@@ -100,3 +100,27 @@ def test_the_registry_keeps_an_interval_for_each_gate_baseline():
     from scoring import evaluation
 
     assert registry.INTERVAL_BASELINES == evaluation.GATE_BASELINES
+
+
+def test_a_model_pickled_before_the_rename_of_its_module_still_loads(tmp_path, monkeypatch):
+    import sys
+
+    import joblib
+    import numpy as np
+
+    from scoring import model_fit
+
+    # pickle a model as the package wrote it when model_fit was called scoring.training
+    monkeypatch.setitem(sys.modules, "scoring.training", model_fit)
+    monkeypatch.setattr(model_fit.CalibratedSVC, "__module__", "scoring.training")
+    folder = tmp_path / "models" / "svc-old"
+    folder.mkdir(parents=True)
+    joblib.dump(model_fit.CalibratedSVC(model_fit.make_pipeline(1.0, None, 0), 2.0, -1.0),
+                folder / "model.joblib")  # fmt: skip
+    monkeypatch.undo()
+    assert b"scoring.training" in (folder / "model.joblib").read_bytes()
+    sys.modules.pop("scoring.training", None)
+
+    model = registry.load_model(tmp_path, "svc-old")
+    assert isinstance(model, model_fit.CalibratedSVC) and (model.a, model.b) == (2.0, -1.0)
+    assert model_fit.sigmoid(np.array([0.0]))[0] == 0.5

@@ -1,4 +1,5 @@
-"""`skipcache train`: fit, evaluate against baselines, gate, register. One decision date."""
+"""`skipcache train` (and a night's training step): fit, evaluate against the baselines, gate,
+register. One decision date. The fitting itself (splits, SVC, calibration) is scoring.model_fit."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from scoring.errors import TrainingDataError
 from scoring.features import FEATURES
 from scoring.registry import ModelRecord, PolicyMetrics
 
-if TYPE_CHECKING:  # training and evaluation load scikit-learn: only a night that trains needs it
-    from scoring.training import Windows
+if TYPE_CHECKING:  # model_fit and evaluation load scikit-learn: only a night that trains needs it
+    from scoring.model_fit import Windows
 
 
 @dataclass
@@ -54,7 +55,7 @@ class TrainReport:
 
 def default_decision_date(con: duckdb.DuckDBPyConnection) -> date:
     """The day after the latest listen."""
-    from scoring.training import latest_listen_date
+    from scoring.model_fit import latest_listen_date
 
     return latest_listen_date(con) + timedelta(days=1)
 
@@ -115,8 +116,8 @@ def train(
     """Train on training_examples before the decision date; write registry rows and artefacts."""
     from scoring import evaluation
     from scoring.features import played, prepare
+    from scoring.model_fit import Windows, first_needed_date, fit, load_examples
     from scoring.sql_scoring import export_weights
-    from scoring.training import Windows, first_needed_date, fit, load_examples
 
     d = decision_date or default_decision_date(con)
     w = Windows.for_date(d, s)
