@@ -228,7 +228,7 @@ def format_night_summary(
     for name in ("model", "naive", "constant", "user_history"):
         auc = rec.metric(name, "roc_auc")
         lines.append(
-            f"{name:<14} {auc if auc is None else f'{auc:.3f}':>6} "
+            f"{name:<14} {_fmt(auc):>6} "
             f"{rec.metric(name, 'accuracy'):>9.3f} {rec.metric(name, 'log_loss'):>9.3f}"
         )
     if rec.seed_replica_accuracy is not None:

@@ -352,7 +352,7 @@ def test_the_night_summary_text(tmp_path: Path):
     record = model_record(
         metrics={
             p: {"roc_auc": auc, "accuracy": 0.7, "log_loss": 0.55}
-            for p, auc in [("model", 0.75), ("naive", 0.6), ("constant", 0.5),
+            for p, auc in [("model", 0.75), ("naive", 0.6), ("constant", None),
                            ("user_history", 0.7)]
         },
         seed_replica_accuracy=0.91, seed_replica_roc_auc=0.93,
@@ -377,7 +377,7 @@ def test_the_night_summary_text(tmp_path: Path):
         "policy            AUC  accuracy  log loss",
         "model           0.750     0.700     0.550",
         "naive           0.600     0.700     0.550",
-        "constant        0.500     0.700     0.550",
+        "constant          n/a     0.700     0.550",
         "user_history    0.700     0.700     0.550",
         "seed replica    0.930     0.910   (leaky: rates over all rows, random split)",
         "",
