@@ -22,7 +22,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
-import joblib
 import pandas as pd
 
 from scoring.features import FEATURES, LOG_COUNT_FEATURES
@@ -269,6 +268,8 @@ def write(
 
 def save_artefacts(home: Path, version: str, model: object, metrics: dict) -> Path:
     """Write models/<version>/ through a temporary folder and a rename (replacing a rerun's)."""
+    import joblib  # only a night that trains writes artefacts
+
     target = home / "models" / version
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{version}.", dir=target.parent))
@@ -294,6 +295,8 @@ RENAMED_MODULES = {"scoring.training": "scoring.model_fit"}
 
 def load_model(home: Path, version: str) -> object:
     """The fitted model of models/<version>/, also one pickled under a module's old name."""
+    import joblib
+
     for old, new in RENAMED_MODULES.items():
         if old not in sys.modules:
             sys.modules[old] = importlib.import_module(new)
