@@ -83,14 +83,19 @@ def run_dbt(
 
 def _close_dbt_connection() -> None:
     """dbt-duckdb keeps one DuckDB instance per process: close it so the file is released
-    (checkpointed, unlocked) before the caller renames or reopens it."""
+    (checkpointed, unlocked) before the caller renames or reopens it.
+
+    Through the connection manager's public class methods: env() gives the instance's
+    environment (it raises when there is none), close_all_connections() makes the manager forget
+    it (it does not close it), and the environment's close() closes the DuckDB instance."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
-    with DuckDBConnectionManager._LOCK:
-        env = DuckDBConnectionManager._ENV
-        DuckDBConnectionManager._ENV = None
-    if env is not None:
-        env.close()
+    try:
+        env = DuckDBConnectionManager.env()
+    except Exception:  # noqa: BLE001  "environment requested before creation": nothing open
+        return
+    DuckDBConnectionManager.close_all_connections()
+    env.close()
 
 
 def _describe_failure(command: str, result: Any) -> str:

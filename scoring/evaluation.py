@@ -20,7 +20,7 @@ from sklearn.metrics import (
 from sklearn.model_selection import train_test_split
 
 from scoring.features import played
-from scoring.training import make_pipeline
+from scoring.model_fit import make_pipeline
 
 EPS = 1e-6
 

@@ -16,12 +16,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 from prometheus_client import CollectorRegistry, write_to_textfile
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:  # the registry module loads pandas and joblib: only its type is needed here
+    from scoring.registry import ModelRecord
 
 PROM_FILE = "skipcache.prom"
 LAST_SUCCESS = "skipcache_last_success_timestamp_seconds"
@@ -179,7 +183,9 @@ def ab_metrics(con: duckdb.DuckDBPyConnection) -> list[Metric]:
     ]
 
 
-def warehouse_metrics(con: duckdb.DuckDBPyConnection, record: dict, decision_date) -> list[Metric]:
+def warehouse_metrics(
+    con: duckdb.DuckDBPyConnection, record: ModelRecord, decision_date
+) -> list[Metric]:
     """Rows per stage, quarantine, the model's hold-out metrics, the night's decisions and the
     last measured night's A/B figures."""
     rows = gauge("skipcache_rows", "Rows per pipeline stage after the last run.", "stage")
@@ -207,8 +213,8 @@ def warehouse_metrics(con: duckdb.DuckDBPyConnection, record: dict, decision_dat
     )
     accuracy = gauge("skipcache_holdout_accuracy", "Hold-out accuracy at p_play >= 0.5.", "policy")
     for policy in ("model", "naive", "constant", "user_history"):
-        sample(auc, record.get(f"{policy}_roc_auc"), policy)
-        sample(accuracy, record.get(f"{policy}_accuracy"), policy)
+        sample(auc, record.metric(policy, "roc_auc"), policy)
+        sample(accuracy, record.metric(policy, "accuracy"), policy)
     decisions = gauge("skipcache_decisions", "Pair decisions of the night, per arm.", "arm")
     cached = gauge("skipcache_decisions_cached", "Pair decisions of the night that cache.", "arm")
     for arm, n, n_cached in con.execute(
@@ -242,7 +248,7 @@ def warehouse_metrics(con: duckdb.DuckDBPyConnection, record: dict, decision_dat
     )
     promoted = sample(
         gauge("skipcache_model_promoted", "1 if the night's model passed the gate."),
-        1 if record.get("promoted") else 0,
+        1 if record.promoted else 0,
     )
     request_coverage, *ab = ab_metrics(con)
     return [

@@ -43,6 +43,8 @@ from sklearn.metrics import roc_auc_score, roc_curve  # noqa: E402
 from scoring.config import Paths  # noqa: E402
 from scoring.errors import ReportError  # noqa: E402
 from scoring.evaluation import PairedAucBootstrap  # noqa: E402
+from scoring.registry import ModelRecord  # noqa: E402
+from scoring.registry import read as read_record  # noqa: E402
 
 #: Okabe & Ito's palette: told apart by readers with any common colour-vision deficiency.
 OKABE_ITO = {
@@ -92,7 +94,7 @@ class ReportData:
     night: date
     summary: pd.DataFrame  # ab_daily_summary
     comparison: pd.DataFrame  # ab_arm_comparison
-    model: dict  # the registry row of the model reported on
+    model: ModelRecord  # the model reported on
     weights: pd.DataFrame
     holdout: pd.DataFrame  # y_play and the p_play of each policy on the model's hold-out
     registry: pd.DataFrame
@@ -137,8 +139,8 @@ def load(con: duckdb.DuckDBPyConnection) -> ReportData:
     # the model behind the last night's decisions: the newest promoted model trained before it,
     # else the newest model (then the report says it was not promoted)
     promoted = registry[registry["promoted"] & (registry["decision_date"] <= pd.Timestamp(night))]
-    model = (promoted if len(promoted) else registry).iloc[-1].to_dict()
-    version = model["model_version"]
+    version = (promoted if len(promoted) else registry).iloc[-1]["model_version"]
+    model = read_record(con, version)
     weights = _frame(
         con,
         "select feature, transform, weight from ml.model_weights where model_version = ? "
@@ -154,7 +156,7 @@ def load(con: duckdb.DuckDBPyConnection) -> ReportData:
         from marts.training_examples
         where listen_date >= ? and listen_date < ?
         """,
-        [model["train_start_date"], model["holdout_start_date"]],
+        [model.train_start_date, model.holdout_start_date],
     ).fetchall()[0]
     rate_all = rates[0] if rates[0] is not None else 0.5
     holdout = _frame(
@@ -299,7 +301,7 @@ def _arm_totals(
     return out
 
 
-def _correlation(con: duckdb.DuckDBPyConnection, model: dict, weights: pd.DataFrame) -> dict:
+def _correlation(con: duckdb.DuckDBPyConnection, model: ModelRecord, weights: pd.DataFrame) -> dict:
     """Pearson correlations of the model's features (as the model sees them: log1p of counts,
     booleans as 0/1) over its training rows: the listens from train_start_date to fit_end_date,
     the most recent train_rows of them. Pairwise: a row counts where both values are known."""
@@ -309,7 +311,7 @@ def _correlation(con: duckdb.DuckDBPyConnection, model: dict, weights: pd.DataFr
             con,
             "select feature from ml.model_weights where model_version = ? "
             "order by feature_position",
-            [model["model_version"]],
+            [model.model_version],
         )["feature"]
     )
     transform = dict(zip(w["feature"], w["transform"], strict=True))
@@ -335,7 +337,7 @@ def _correlation(con: duckdb.DuckDBPyConnection, model: dict, weights: pd.DataFr
         select count(*){", " + aggregates if aggregates else ""} from training_rows
     """
     row = con.execute(
-        sql, [model["train_start_date"], model["fit_end_date"], int(model["train_rows"])]
+        sql, [model.train_start_date, model.fit_end_date, int(model.train_rows)]
     ).fetchall()[0]
     matrix = np.eye(len(features))
     for k, (i, j) in enumerate(pairs):
@@ -349,8 +351,8 @@ def _correlation(con: duckdb.DuckDBPyConnection, model: dict, weights: pd.DataFr
         "features": features,
         "matrix": [[None if np.isnan(v) else float(v) for v in r] for r in matrix],
         "rows": int(row[0]),
-        "first_date": f"{pd.Timestamp(model['train_start_date']):%Y-%m-%d}",
-        "last_date": f"{pd.Timestamp(model['fit_end_date']):%Y-%m-%d}",
+        "first_date": f"{pd.Timestamp(model.train_start_date):%Y-%m-%d}",
+        "last_date": f"{pd.Timestamp(model.fit_end_date):%Y-%m-%d}",
         "without_variance": constant,
     }
 
@@ -640,7 +642,7 @@ def chart_arms(data: ReportData, out: Path, record: dict) -> str:
 def chart_weights(data: ReportData, out: Path, record: dict) -> str:
     w = data.weights.iloc[::-1]
     record["feature_weights.png"] = {
-        "model_version": data.model["model_version"],
+        "model_version": data.model.model_version,
         "weights": {f: float(v) for f, v in zip(w["feature"], w["weight"], strict=True)},
     }
     fig, ax = plt.subplots(figsize=(9, max(4, 0.28 * len(w) + 1)))
@@ -654,8 +656,8 @@ def chart_weights(data: ReportData, out: Path, record: dict) -> str:
     ax.bar_label(bars, labels=[f"{v:+.3f}" for v in w["weight"]], fontsize=7, padding=2)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_title(
-        f"Model for the night of {pd.Timestamp(data.model['decision_date']):%Y-%m-%d} "
-        f"({data.model['model_version']}): weight per feature",
+        f"Model for the night of {pd.Timestamp(data.model.decision_date):%Y-%m-%d} "
+        f"({data.model.model_version}): weight per feature",
         fontsize=11,
     )
     ax.set_xlabel("weight: change in the SVC margin per standard deviation of the feature")
@@ -681,7 +683,7 @@ def chart_weights(data: ReportData, out: Path, record: dict) -> str:
 
 def chart_correlation(data: ReportData, out: Path, record: dict) -> str:
     c = data.correlation
-    record["feature_correlation.png"] = {"model_version": data.model["model_version"], **c}
+    record["feature_correlation.png"] = {"model_version": data.model.model_version, **c}
     features = c["features"]
     k = max(1, len(features))
     fig, ax = plt.subplots(figsize=(max(6, 0.3 * k + 3), max(5, 0.3 * k + 2)))
@@ -743,7 +745,7 @@ def chart_roc(data: ReportData, out: Path, record: dict) -> str:
                 label=f"{POLICY_LABELS[name]}: AUC {auc:.3f}",
             )
     record["roc.png"] = {
-        "model_version": data.model["model_version"],
+        "model_version": data.model.model_version,
         "listens": int(len(y)),
         "played_through": int(y.sum()),
         "curves": curves,
@@ -824,7 +826,7 @@ def chart_calibration(data: ReportData, out: Path, record: dict) -> str:
             ),
         )
     record["calibration.png"] = {
-        "model_version": data.model["model_version"],
+        "model_version": data.model.model_version,
         "listens": int(len(y)),
         "bins": series,
     }
@@ -991,13 +993,13 @@ def verdict(data: ReportData) -> list[str]:
         lines.append(cost)
     lines.append(_model_paragraph(data))
     m = data.model
-    if m.get("seed_replica_accuracy") is not None and pd.notna(m.get("seed_replica_accuracy")):
+    if m.seed_replica_accuracy is not None:
         lines.append(
             f"The seed's way of measuring (skip rates over all rows, random split) would "
-            f"report {_pct(m['seed_replica_accuracy'])} accuracy on the same data; measured "
-            f"honestly on later days it is {_pct(m['model_accuracy'])}, against "
-            f"{_pct(m['constant_accuracy'])} for always predicting a play-through and "
-            f"{_pct(m['user_history_accuracy'])} for the user's past skip rate. "
+            f"report {_pct(m.seed_replica_accuracy)} accuracy on the same data; measured "
+            f"honestly on later days it is {_pct(m.metric('model', 'accuracy'))}, against "
+            f"{_pct(m.metric('constant', 'accuracy'))} for always predicting a play-through and "
+            f"{_pct(m.metric('user_history', 'accuracy'))} for the user's past skip rate. "
             f"The gap is leakage, not skill."
         )
     return lines
@@ -1169,9 +1171,9 @@ def _model_paragraph(data: ReportData) -> str:
         "user_history": "the user's past skip rate",
     }
     parts, ties = [], []
-    model_auc = data.auc.get("model", m["model_roc_auc"])
+    model_auc = data.auc.get("model", m.metric("model", "roc_auc"))
     for base, label in names.items():
-        auc = data.auc.get(base, m.get(f"{base}_roc_auc"))
+        auc = data.auc.get(base, m.metric(base, "roc_auc"))
         interval = data.auc_intervals.get(base)
         if auc is None or pd.isna(auc) or model_auc is None or pd.isna(model_auc):
             continue
@@ -1187,22 +1189,22 @@ def _model_paragraph(data: ReportData) -> str:
             f"it {words} {label} ({auc:.3f}; difference {diff:+.3f}, "
             f"{_interval_words(low, high, scale=1.0)})"
         )
-    listens = f"{int(m['holdout_rows']):,} listens"
+    listens = f"{int(m.holdout_rows):,} listens"
     window = (
-        f"{pd.Timestamp(m['holdout_start_date']):%Y-%m-%d} to "
-        f"{pd.Timestamp(m['holdout_end_date']):%Y-%m-%d}"
+        f"{pd.Timestamp(m.holdout_start_date):%Y-%m-%d} to "
+        f"{pd.Timestamp(m.holdout_end_date):%Y-%m-%d}"
     )
-    if m["promoted"]:
-        who = f"The model behind the last decisions, {m['model_version']}, passed"
+    if m.promoted:
+        who = f"The model behind the last decisions, {m.model_version}, passed"
         then = ""
     else:
-        who = f"The newest model, {m['model_version']}, did not pass"
-        then = f" The model arm decided with {m['decision_policy']} instead."
+        who = f"The newest model, {m.model_version}, did not pass"
+        then = f" The model arm decided with {m.decision_policy} instead."
     auc_text = f"{model_auc:.3f}" if model_auc is not None and pd.notna(model_auc) else "n/a"
     text = (
         f"{who} the gate on its hold-out ({listens}, {window}). Its AUC was {auc_text}: "
         + "; ".join(parts)
-        + f". Gate reason: {m['reason']}.{then}"
+        + f". Gate reason: {m.reason}.{then}"
     )
     if ties:
         text += (
@@ -1489,6 +1491,13 @@ CHARTS = {
 }
 
 
+def _registry_row(data: ReportData) -> dict:
+    """The reported model's ml.model_registry row as report.json has always shown it (the
+    registry frame's values: timestamps for dates, NaN for a missing number)."""
+    rows = data.registry[data.registry["model_version"] == data.model.model_version]
+    return rows.iloc[-1].to_dict()
+
+
 def write_report(paths: Paths) -> Path:
     con = duckdb.connect(str(paths.require_warehouse()), read_only=True)
     try:
@@ -1507,7 +1516,7 @@ def write_report(paths: Paths) -> Path:
         json.dumps(
             {
                 "night": str(data.night),
-                "model": data.model,
+                "model": _registry_row(data),
                 "charts": charts,
                 "verdict": verdict(data),
             },

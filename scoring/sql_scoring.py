@@ -17,8 +17,8 @@ import pandas as pd
 
 from scoring.features import BOOLEAN_FEATURES, FEATURES, LOG_COUNT_FEATURES
 
-if TYPE_CHECKING:  # only an annotation: importing training would load scikit-learn
-    from scoring.training import CalibratedSVC
+if TYPE_CHECKING:  # only an annotation: importing model_fit would load scikit-learn
+    from scoring.model_fit import CalibratedSVC
 
 DDL = [
     "create schema if not exists ml",

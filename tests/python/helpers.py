@@ -45,6 +45,39 @@ def query(warehouse: Path, sql: str) -> list[tuple]:
         con.close()
 
 
+def model_record(metrics: dict[str, dict] | None = None, **fields):
+    """A complete registry record with plausible values; ``fields`` and the per-policy
+    ``metrics`` (policy -> {metric: value}, the rest None) replace them."""
+    from datetime import date, datetime
+
+    from scoring.registry import (
+        INTERVAL_BASELINES,
+        POLICIES,
+        POLICY_METRICS,
+        ModelRecord,
+        PolicyMetrics,
+    )
+
+    metrics = metrics or {}
+    values = dict(
+        model_version="svc-20241225-abc", trained_at=datetime(2024, 12, 25, 3, 0),
+        decision_date=date(2024, 12, 25), train_start_date=date(2023, 12, 1),
+        train_end_date=date(2024, 12, 10), fit_end_date=date(2024, 11, 26),
+        holdout_start_date=date(2024, 12, 11), holdout_end_date=date(2024, 12, 24),
+        train_rows=50_000, calibration_rows=4_000, holdout_rows=9_000, c=0.1,
+        class_weight="none", sigmoid_a=1.5, sigmoid_b=-0.2,
+        metrics={
+            p: PolicyMetrics(**{m: metrics.get(p, {}).get(m) for m in POLICY_METRICS})
+            for p in POLICIES
+        },
+        seed_replica_accuracy=None, seed_replica_roc_auc=None,
+        auc_diff={b: (None, None) for b in INTERVAL_BASELINES}, promoted=True,
+        reason="model AUC 0.754 beats naive and constant", decision_policy="model",
+        metrics_json="{}",
+    )  # fmt: skip
+    return ModelRecord(**{**values, **fields})
+
+
 def copy_export(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("_truth*"))
     for f in dst.rglob("*"):

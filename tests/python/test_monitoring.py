@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 import yaml
-from helpers import promtool, promtool_check
+from helpers import model_record, promtool, promtool_check
 from prometheus_client import generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
@@ -111,7 +111,9 @@ def dashboard() -> dict:
 def nightly_prom(tiny_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> str:
     """metrics/skipcache.prom as the nightly job writes it, from the code path the job calls,
     on the shared tiny warehouse (built, no night decided: the night's tables are empty)."""
-    record = {f"{p}_{m}": 0.6 for p in POLICIES for m in ("roc_auc", "accuracy")}
+    record = model_record(
+        metrics={p: {"roc_auc": 0.6, "accuracy": 0.6} for p in POLICIES}, promoted=True
+    )
     con = duckdb.connect(str(tiny_warehouse), read_only=True)
     try:
         (night,) = con.execute("select max(listen_date) + 1 from marts.fct_listens").fetchone()
@@ -122,7 +124,7 @@ def nightly_prom(tiny_warehouse: Path, tmp_path_factory: pytest.TempPathFactory)
             steps=[("dbt build", 1.0), ("train and evaluate", 0.5)],
             last_success=None,
         )
-        families += metrics.warehouse_metrics(con, {**record, "promoted": True}, night)
+        families += metrics.warehouse_metrics(con, record, night)
     finally:
         con.close()
     return metrics.write(tmp_path_factory.mktemp("metrics"), families).read_text()

@@ -14,15 +14,24 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
-from helpers import assert_summary_matches, copy_export, query, real_export, run_cli
+from helpers import (
+    assert_summary_matches,
+    copy_export,
+    model_record,
+    query,
+    real_export,
+    run_cli,
+)
 
+from scoring.build import FileAccount
 from scoring.config import TrainSettings, resolve_paths
 from scoring.coverage import night_coverage
 from scoring.features import prepare
-from scoring.nightly import run_night
+from scoring.nightly import Steps, format_night_summary, run_night
 from scoring.registry import load_model
 from scoring.serving import SnapshotReader, read_manifest
 from scoring.sql_scoring import p_play_sql
+from scoring.train_and_gate import TrainReport
 
 DECISION_KEY = "decision_date, user_id, track_id"
 
@@ -322,3 +331,69 @@ def test_backfill_14_nights_on_the_real_export(tmp_path: Path):
     families = {f.name: f for f in text_string_to_metric_families(prom)}
     assert families["skipcache_last_run_success"].samples[0].value == 1
     assert all(name.startswith("skipcache_") for name in families)
+
+
+def test_steps_time_each_named_step_once_and_drop_a_failed_one():
+    steps = Steps()
+    with steps.step("dbt build"):
+        pass
+    with steps.step("train and evaluate") as step:
+        step.name = "reuse model"
+    with pytest.raises(RuntimeError), steps.step("score and decide"):
+        raise RuntimeError("boom")
+    assert [name for name, _ in steps.done] == ["dbt build", "reuse model"]
+    assert all(secs >= 0 for _, secs in steps.done)
+    assert steps.seconds("reuse model") == steps.done[1][1]
+    assert steps.elapsed() >= sum(secs for _, secs in steps.done)
+
+
+def test_the_night_summary_text(tmp_path: Path):
+    paths = resolve_paths(tmp_path / "raw", tmp_path / "wh" / "skipcache.duckdb")
+    record = model_record(
+        metrics={
+            p: {"roc_auc": auc, "accuracy": 0.7, "log_loss": 0.55}
+            for p, auc in [("model", 0.75), ("naive", 0.6), ("constant", None),
+                           ("user_history", 0.7)]
+        },
+        seed_replica_accuracy=0.91, seed_replica_roc_auc=0.93,
+    )  # fmt: skip
+    report = TrainReport(
+        record.model_version, True, record.reason, record.model_version, record, {}
+    )
+    accounts = [FileAccount("sessions.jsonl", 1200, 1190, 10)]
+    counts = {"arms": {"naive": (30, 12), "model": (40, 20)}, "track_defaults": (9, 3)}
+    text = format_night_summary(
+        paths, report, accounts, counts, {"row_count": 1234}, "run1",
+        [("prepare standby", 0.04), ("dbt build", 12.34)], 20.0,
+    )  # fmt: skip
+    assert text.splitlines() == [
+        "",
+        f"warehouse {paths.warehouse} from {paths.raw_dir}",
+        "raw file         lines read       staged  quarantined",
+        "sessions.jsonl        1,200        1,190           10",
+        "",
+        "decision date 2024-12-25: model svc-20241225-abc trained on 50,000 listens "
+        "(2023-12-01..2024-12-10), hold-out 9,000 listens (2024-12-11..2024-12-24)",
+        "policy            AUC  accuracy  log loss",
+        "model           0.750     0.700     0.550",
+        "naive           0.600     0.700     0.550",
+        "constant          n/a     0.700     0.550",
+        "user_history    0.700     0.700     0.550",
+        "seed replica    0.930     0.910   (leaky: rates over all rows, random split)",
+        "",
+        f"svc-20241225-abc: PROMOTED: {record.reason}. "
+        "Decisions for 2024-12-25 use svc-20241225-abc.",
+        "arm model            40 pair decisions,         20 cached",
+        "arm naive            30 pair decisions,         12 cached",
+        "track defaults          9 tracks,          3 cached",
+        f"published {paths.home / 'serving' / 'manifest.json'} (run run1, 1,234 rows)",
+        f"metrics {paths.metrics / 'skipcache.prom'}",
+        "",
+        "prepare standby         0.0s",
+        "dbt build              12.3s",
+        "total                  20.0s",
+    ]
+    # a train-only night (no counts, no snapshot) stops after the verdict
+    short = format_night_summary(paths, report, accounts, None, None, "run1", [], 1.0)
+    assert "arm model" not in short and "published" not in short
+    assert short.splitlines()[-2:] == ["", "total                   1.0s"]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import model_record
 
 from scoring.report import (
     Block,
@@ -54,14 +55,15 @@ def _data(
         _comparison("accuracy", *acc, users, covered),
         _comparison("cache_hit_rate", *hits, users, 5 * covered),
     ])  # fmt: skip
-    model = {
-        "model_version": "svc-20241225-abc", "promoted": True, "decision_policy": "model",
-        "holdout_rows": 9000, "holdout_start_date": pd.Timestamp("2024-12-11"),
-        "holdout_end_date": pd.Timestamp("2024-12-24"), "model_roc_auc": 0.754,
-        "naive_roc_auc": 0.6, "constant_roc_auc": 0.5, "user_history_roc_auc": 0.756,
-        "reason": "model AUC 0.754 beats naive and constant", "seed_replica_accuracy": 0.9,
-        "model_accuracy": 0.675, "constant_accuracy": 0.61, "user_history_accuracy": 0.66,
-    }  # fmt: skip
+    model = model_record(
+        metrics={
+            "model": {"roc_auc": 0.754, "accuracy": 0.675},
+            "naive": {"roc_auc": 0.6},
+            "constant": {"roc_auc": 0.5, "accuracy": 0.61},
+            "user_history": {"roc_auc": 0.756, "accuracy": 0.66},
+        },
+        seed_replica_accuracy=0.9,
+    )
     return ReportData(
         night=date(2024, 12, 31), summary=pd.DataFrame(), comparison=comparison, model=model,
         weights=pd.DataFrame(), holdout=pd.DataFrame(), registry=pd.DataFrame(),

@@ -15,8 +15,8 @@ from sklearn.metrics import roc_auc_score
 from scoring import evaluation
 from scoring.config import TrainSettings, resolve_paths
 from scoring.generate import GenerateOptions, generate
+from scoring.model_fit import Windows, choose_hyperparameters, fit_sigmoid, sigmoid
 from scoring.nightly import run_night
-from scoring.training import Windows, choose_hyperparameters, fit_sigmoid, sigmoid
 
 
 def test_windows_are_ordered_and_disjoint():

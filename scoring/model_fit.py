@@ -1,4 +1,6 @@
-"""Time-ordered splits, the SVC pipeline, hyper-parameter choice and sigmoid calibration.
+"""Fitting the model: time-ordered splits, the SVC pipeline, hyper-parameter choice and sigmoid
+calibration. The `skipcache train` step that uses it (evaluate, gate, register) is
+scoring.train_and_gate.
 
 For a decision date D the days before D are cut, newest last, into:
     [train_start, validation_start)  inner training rows for choosing C and class weights

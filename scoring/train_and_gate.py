@@ -1,4 +1,5 @@
-"""`skipcache train`: fit, evaluate against baselines, gate, register. One decision date."""
+"""`skipcache train` (and a night's training step): fit, evaluate against the baselines, gate,
+register. One decision date. The fitting itself (splits, SVC, calibration) is scoring.model_fit."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from scoring import registry
 from scoring.config import TrainSettings
 from scoring.errors import TrainingDataError
 from scoring.features import FEATURES
+from scoring.registry import ModelRecord, PolicyMetrics
 
-if TYPE_CHECKING:  # training and evaluation load scikit-learn: only a night that trains needs it
-    from scoring.training import Windows
+if TYPE_CHECKING:  # model_fit and evaluation load scikit-learn: only a night that trains needs it
+    from scoring.model_fit import Windows
 
 
 @dataclass
@@ -28,8 +30,8 @@ class TrainReport:
     promoted: bool
     reason: str
     decision_policy: str
-    record: dict
-    metrics: dict
+    record: ModelRecord
+    metrics: dict  # the model's metrics.json
     reused_for: date | None = None  # set when the night reused a recent model (no training)
 
     def verdict(self) -> str:
@@ -37,23 +39,23 @@ class TrainReport:
         state = "PROMOTED" if self.promoted else "NOT PROMOTED"
         if self.reused_for is not None:
             return (
-                f"{self.model_version} (trained for {self.record['decision_date']}, {state}) "
+                f"{self.model_version} (trained for {self.record.decision_date}, {state}) "
                 f"is reused: it is within the retraining interval (retrain_every_days). "
                 f"Decisions for {self.reused_for} use {self.decision_policy}."
             )
         return (
             f"{self.model_version}: {state}: {self.reason}. "
-            f"Decisions for {self.record['decision_date']} use {self.decision_policy}."
+            f"Decisions for {self.record.decision_date} use {self.decision_policy}."
         )
 
     @property
     def decision_date(self) -> date:
-        return self.reused_for or self.record["decision_date"]
+        return self.reused_for or self.record.decision_date
 
 
 def default_decision_date(con: duckdb.DuckDBPyConnection) -> date:
     """The day after the latest listen."""
-    from scoring.training import latest_listen_date
+    from scoring.model_fit import latest_listen_date
 
     return latest_listen_date(con) + timedelta(days=1)
 
@@ -95,12 +97,12 @@ def reuse_recent(
     if record is None:
         return None
     return TrainReport(
-        record["model_version"],
-        record["promoted"],
-        record["reason"],
-        record["decision_policy"],
+        record.model_version,
+        record.promoted,
+        record.reason,
+        record.decision_policy,
         record,
-        json.loads(record["metrics_json"]),
+        json.loads(record.metrics_json),
         reused_for=d,
     )
 
@@ -114,8 +116,8 @@ def train(
     """Train on training_examples before the decision date; write registry rows and artefacts."""
     from scoring import evaluation
     from scoring.features import played, prepare
+    from scoring.model_fit import Windows, first_needed_date, fit, load_examples
     from scoring.sql_scoring import export_weights
-    from scoring.training import Windows, first_needed_date, fit, load_examples
 
     d = decision_date or default_decision_date(con)
     w = Windows.for_date(d, s)
@@ -145,34 +147,6 @@ def train(
 
     # a refused model leaves decisions to the last promoted model, else to the best baseline
     policy = version if verdict.promoted else registry.last_promoted(con, d) or _best_baseline(aucs)
-    record = {
-        "model_version": version,
-        "trained_at": datetime.now().replace(microsecond=0),
-        "decision_date": d,
-        "train_start_date": _first(before["listen_date"]),
-        "train_end_date": w.holdout_start - timedelta(days=1),
-        "fit_end_date": w.calibration_start - timedelta(days=1),
-        "holdout_start_date": w.holdout_start,
-        "holdout_end_date": d - timedelta(days=1),
-        "train_rows": fitted.fit_rows,
-        "calibration_rows": fitted.calibration_rows,
-        "holdout_rows": int(len(holdout)),
-        "c": fitted.choice.c,
-        "class_weight": fitted.choice.class_weight or "none",
-        "sigmoid_a": fitted.model.a,
-        "sigmoid_b": fitted.model.b,
-    }
-    for name in registry.POLICIES:
-        for m in registry.POLICY_METRICS:
-            record[f"{name}_{m}"] = metrics[name][m]
-    record["seed_replica_accuracy"] = seed["accuracy"]
-    record["seed_replica_roc_auc"] = seed["roc_auc"]
-    for name in evaluation.GATE_BASELINES:
-        lo, hi = verdict.intervals.get(name, (None, None))
-        record[f"auc_diff_{name}_low"], record[f"auc_diff_{name}_high"] = lo, hi
-    record["promoted"] = verdict.promoted
-    record["reason"] = verdict.reason
-    record["decision_policy"] = policy
     all_metrics = {
         "holdout": metrics,
         "seed_replica": seed,
@@ -185,7 +159,33 @@ def train(
         },
         "windows": asdict(w),
     }
-    record["metrics_json"] = json.dumps(all_metrics, default=str)
+    record = ModelRecord(
+        model_version=version,
+        trained_at=datetime.now().replace(microsecond=0),
+        decision_date=d,
+        train_start_date=_first(before["listen_date"]),
+        train_end_date=w.holdout_start - timedelta(days=1),
+        fit_end_date=w.calibration_start - timedelta(days=1),
+        holdout_start_date=w.holdout_start,
+        holdout_end_date=d - timedelta(days=1),
+        train_rows=fitted.fit_rows,
+        calibration_rows=fitted.calibration_rows,
+        holdout_rows=int(len(holdout)),
+        c=fitted.choice.c,
+        class_weight=fitted.choice.class_weight or "none",
+        sigmoid_a=fitted.model.a,
+        sigmoid_b=fitted.model.b,
+        metrics={name: PolicyMetrics.from_metrics(metrics[name]) for name in registry.POLICIES},
+        seed_replica_accuracy=seed["accuracy"],
+        seed_replica_roc_auc=seed["roc_auc"],
+        auc_diff={
+            name: verdict.intervals.get(name, (None, None)) for name in registry.INTERVAL_BASELINES
+        },
+        promoted=verdict.promoted,
+        reason=verdict.reason,
+        decision_policy=policy,
+        metrics_json=json.dumps(all_metrics, default=str),
+    )
 
     predictions = pd.DataFrame(
         {"listen_id": holdout["listen_id"].to_numpy(), "model_version": version, "p_play": p_model}
