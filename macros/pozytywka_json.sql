@@ -271,6 +271,17 @@
 
 {% macro json_iso_date(j) -%}
     {#- A JSON string holding an ISO date (2024-05-02); null otherwise. -#}
+    {{ return(adapter.dispatch('json_iso_date')(j)) }}
+{%- endmacro %}
+
+{% macro spark__json_iso_date(j) -%}
+    case
+        when {{ json_is_string(j) }} and {{ re_full_match('trim(' ~ json_scalar_text(j) ~ ')', '[0-9]{4}-[0-9]{2}-[0-9]{2}') }}
+            then try_cast(trim({{ json_scalar_text(j) }}) as date)
+    end
+{%- endmacro %}
+
+{% macro duckdb__json_iso_date(j) -%}
     case
         when {{ json_is_string(j) }} and regexp_full_match(trim(json_extract_string({{ j }}, '$')), '[0-9]{4}-[0-9]{2}-[0-9]{2}')
             then try_cast(trim(json_extract_string({{ j }}, '$')) as date)
@@ -284,6 +295,25 @@
         text without an offset is taken as UTC. Null when unparseable (check the range with
         plausible_timestamp).
     -#}
+    {{ return(adapter.dispatch('json_utc_timestamp')(j)) }}
+{%- endmacro %}
+
+{% macro spark__json_utc_timestamp(j) -%}
+    {#- Spark's `timestamp` is TIMESTAMP_NTZ here (profile) and the session is in UTC: text with
+        an offset is read as an instant (TIMESTAMP_LTZ) and shown on the UTC wall clock. -#}
+    case
+        when {{ json_is_string(j) }} then (
+            case
+                when {{ re_full_match('trim(' ~ json_scalar_text(j) ~ ')', '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)') }}
+                    then cast(try_cast(trim({{ json_scalar_text(j) }}) as timestamp_ltz) as timestamp)
+                when {{ re_full_match('trim(' ~ json_scalar_text(j) ~ ')', '[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?') }}
+                    then try_cast(trim({{ json_scalar_text(j) }}) as timestamp)
+            end
+        )
+    end
+{%- endmacro %}
+
+{% macro duckdb__json_utc_timestamp(j) -%}
     case
         when {{ json_is_string(j) }} then (
             case

@@ -129,7 +129,7 @@
 
 {% macro landed_lines_to_parse(entity, landing) -%}
     {#- The lines of one entity in `landing` (the landing relation: the raw export's,
-        base_pozytywka__landed_lines, or the served-answer logs', base_serving__log_lines) that
+        base_pozytywka__landed_lines, or the served-answer logs', base_serving__landed_lines) that
         this run must parse: all of them on a full build; on an incremental run only the files
         landed anew (new, or changed signature). The parsed models are incremental by
         source_file. -#}

@@ -1,5 +1,5 @@
 {#- For every file `landing` landed (a landing relation: base_pozytywka__landed_lines or
-    base_serving__log_lines): non-blank lines read = rows staged + rows quarantined, in the
+    base_serving__landed_lines): non-blank lines read = rows staged + rows quarantined, in the
     accounting `model` (one row per source_file). Also fails when a landed file has no
     accounting row at all. -#}
 {% test every_line_accounted_for(model, landing) %}

@@ -52,6 +52,9 @@ def run_dbt(
         os.environ.update(spark_env(database))
     os.environ["SKIPCACHE_DECISION_DATES"] = ",".join(d.isoformat() for d in decision_dates)
     os.environ["SKIPCACHE_SERVED_LOG_DIR"] = str(served_log_dir) if served_log_dir else ""
+    if engine == "spark" and served_log_dir:
+        # Spark's text reader fails on a missing folder (the Python landing treats it as no logs)
+        Path(served_log_dir).mkdir(parents=True, exist_ok=True)
     from dbt.cli.main import dbtRunner  # imported late: dbt is slow to import
 
     cli_args = [

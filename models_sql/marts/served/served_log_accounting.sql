@@ -4,7 +4,7 @@ with
 
 log_lines as (
 
-    select * from {{ ref('base_serving__log_lines') }}
+    select * from {{ ref('base_serving__landed_lines') }}
 
 ),
 

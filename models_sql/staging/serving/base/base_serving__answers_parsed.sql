@@ -8,7 +8,7 @@ with
 
 raw_lines as (
 
-    {{ landed_lines_to_parse('served_answers', ref('base_serving__log_lines')) }}
+    {{ landed_lines_to_parse('served_answers', ref('base_serving__landed_lines')) }}
 
 ),
 

@@ -8,11 +8,8 @@
     or sessions/*.jsonl and the four catalogue files), split on \n only, with its file and its
     line number (from 1, blank lines counted, as an editor numbers them). The text reader keeps
     each line's bytes as they are (not decoded), so raw_bytes are the file's bytes without the
-    newline; the parsers decide what is valid UTF-8 and JSON.
-
-    Line numbers: spark.read.json would lose them. Each line gets its position within its file
-    split (monotonically_increasing_id, read order) and the split's offset
-    (input_file_block_start); numbering by (offset, position) per file gives the physical order.
+    newline; the parsers decide what is valid UTF-8 and JSON (macro spark_file_lines, shared
+    with the served-answer logs' landing).
 
     Incremental per file, as the Python landing: a file is landed again only when its
     signature changed (here a content signature: line count and a sum of line hashes; the
@@ -26,7 +23,7 @@
     incremental_strategy='insert_overwrite',
     partition_by=['source_file'],
     unique_key='source_file',
-    pre_hook="create or replace temporary view skipcache_raw_text using text options (path '" ~ var('raw_dir') ~ "', recursiveFileLookup 'true', pathGlobFilter '*.jsonl', lineSep '\\n')",
+    pre_hook=spark_text_view('skipcache_raw_text', var('raw_dir')),
 ) }}
 
 -- depends_on: {{ source('pozytywka', 'sessions') }}
@@ -37,23 +34,9 @@
 
 with
 
-read_lines as (
+file_lines as (
 
-    select
-        value,
-        input_file_name() as file_path,
-        input_file_block_start() as block_start,
-        monotonically_increasing_id() as read_position
-    from skipcache_raw_text
-
-),
-
-located as (
-
-    select
-        *,
-        regexp_extract(file_path, '((sessions/)?[^/]+)$', 1) as relative_path
-    from read_lines
+    {{ spark_file_lines('skipcache_raw_text', '((sessions/)?[^/]+)') }}
 
 ),
 
@@ -65,15 +48,11 @@ raw_files as (
             else regexp_replace(relative_path, '\\.jsonl$', '')
         end as entity,
         relative_path as source_file,
-        concat(
-            cast(count(*) over (partition by file_path) as string), ':',
-            cast(sum(xxhash64(value)) over (partition by file_path) as string)
-        ) as file_signature,
-        cast(row_number() over (partition by file_path order by block_start, read_position) as bigint)
-            as line_number,
-        value rlike '^\\s*$' as is_blank,
-        cast(value as binary) as raw_bytes
-    from located
+        file_signature,
+        line_number,
+        is_blank,
+        raw_bytes
+    from file_lines
     where
         relative_path in (
             'sessions.jsonl', 'tracks.jsonl', 'users.jsonl', 'artists.jsonl', 'track_storage.jsonl'
@@ -92,15 +71,7 @@ final as (
         raw_files.raw_bytes,
         raw_files.source_file
     from raw_files
-    {%- if is_incremental() %}
-        where not exists (
-            select 1
-            from {{ this }} as landed
-            where
-                landed.source_file = raw_files.source_file
-                and landed.file_signature = raw_files.file_signature
-        )
-    {%- endif %}
+    {{ not_landed_yet('raw_files') }}
 
 )
 
