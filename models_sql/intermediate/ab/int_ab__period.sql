@@ -6,11 +6,7 @@ with
 
 requests as (
 
-    select * from {{ ref('int_decision_requests') }}
-    where
-        arm is not null
-        and decision_date >= {{ period_bound('ab_start_date', "'0001-01-01'") }}
-        and decision_date <= {{ period_bound('ab_end_date', "'9999-12-31'") }}
+    select * from {{ ref('int_ab__requests') }}
 
 ),
 
