@@ -1,32 +1,25 @@
 {#-
-    The tables the nightly job writes (scoring/decide.py) and the outcome models read, as dbt
-    sources. They are created empty here (on-run-start) when absent, so that the models over
-    them build on a fresh warehouse too; Python only fills them.
+    The tables the nightly job writes (scoring/decide.py) and the outcome models read: the
+    source `decisions`, declared with its columns in models_sql/marts/decisions/
+    _decisions__sources.yml (data_type, NOT NULL unless meta.nullable, meta.primary_key), the
+    one definition that Python reads too (scoring/job_tables.py). They are created empty here
+    (on-run-start) when absent, so that the models over them build on a fresh warehouse too;
+    Python only fills them.
 -#}
 
 {% macro create_decision_tables() -%}
     {{ return(adapter.dispatch('create_decision_tables')()) }}
 {%- endmacro %}
 
-{% macro decision_table_columns() -%}
-    {#- table: [(column, type)], the columns of Spark's DDL. DuckDB's, with its constraints, is
-        written out below and must list the same columns (a second definition: issue 13). -#}
-    {{ return({
-        'cache_decisions': [
-            ('decision_date', 'date'), ('user_id', 'bigint'), ('track_id', 'string'),
-            ('arm', 'string'), ('p_play', 'double'), ('should_cache', 'boolean'),
-            ('model_version', 'string'), ('run_id', 'string'), ('decided_at', 'timestamp'),
-        ],
-        'track_default_decisions': [
-            ('decision_date', 'date'), ('track_id', 'string'), ('p_play', 'double'),
-            ('should_cache', 'boolean'), ('model_version', 'string'), ('run_id', 'string'),
-            ('decided_at', 'timestamp'),
-        ],
-        'user_arms': [
-            ('decision_date', 'date'), ('user_id', 'bigint'), ('arm', 'string'),
-            ('run_id', 'string'), ('decided_at', 'timestamp'),
-        ],
-    }) }}
+{% macro decision_tables() -%}
+    {#- The source nodes of `decisions`, by name (empty while parsing). -#}
+    {%- set tables = [] -%}
+    {%- if execute -%}
+        {%- for node in graph.sources.values() if node.source_name == 'decisions' -%}
+            {%- do tables.append(node) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(tables | sort(attribute='name')) }}
 {%- endmacro %}
 
 {% macro spark__create_decision_tables() -%}
@@ -36,11 +29,11 @@
         one statement at a time, so the statements run here and the hook itself is empty. -#}
     {%- if execute %}
         {%- do run_query('create schema if not exists decisions') %}
-        {%- for table, columns in decision_table_columns().items() %}
+        {%- for table in decision_tables() %}
             {%- set ddl -%}
-                create table if not exists decisions.{{ table }} (
-                    {%- for name, type in columns if name != 'decision_date' %}
-                    {{ name }} {{ type }},
+                create table if not exists decisions.{{ table.name }} (
+                    {%- for column in table.columns.values() if column.name != 'decision_date' %}
+                    {{ column.name }} {{ column.data_type }},
                     {%- endfor %}
                     decision_date date
                 ) using parquet partitioned by (decision_date)
@@ -52,35 +45,15 @@
 
 {% macro duckdb__create_decision_tables() -%}
     {#- DuckDB: with not-null constraints and primary keys, checked as the job writes. -#}
-    create schema if not exists decisions;
-    create table if not exists decisions.cache_decisions (
-        decision_date date not null,
-        user_id bigint not null,
-        track_id string not null,
-        arm string not null,
-        p_play double not null,
-        should_cache boolean not null,
-        model_version string not null,
-        run_id string not null,
-        decided_at timestamp not null,
-        primary key (decision_date, user_id, track_id)
-    );
-    create table if not exists decisions.track_default_decisions (
-        decision_date date not null,
-        track_id string not null,
-        p_play double not null,
-        should_cache boolean not null,
-        model_version string not null,
-        run_id string not null,
-        decided_at timestamp not null,
-        primary key (decision_date, track_id)
-    );
-    create table if not exists decisions.user_arms (
-        decision_date date not null,
-        user_id bigint not null,
-        arm string not null,
-        run_id string not null,
-        decided_at timestamp not null,
-        primary key (decision_date, user_id)
-    )
+    {%- if execute %}
+        create schema if not exists decisions;
+        {%- for table in decision_tables() %}
+            create table if not exists decisions.{{ table.name }} (
+                {%- for column in table.columns.values() %}
+                {{ column.name }} {{ column.data_type }}{{ '' if column.meta.get('nullable') else ' not null' }},
+                {%- endfor %}
+                primary key ({{ table.meta.primary_key | join(', ') }})
+            ){{ ';' if not loop.last }}
+        {%- endfor %}
+    {%- endif %}
 {%- endmacro %}

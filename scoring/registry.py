@@ -1,6 +1,7 @@
 """The model registry, hold-out predictions and model artefacts.
 
-Tables (schema ``ml``, written by Python in one transaction per trained model):
+Tables (schema ``ml``, written by Python in one transaction per trained model; declared with
+their columns in models_sql/marts/decisions/_decisions__sources.yml, created by job_tables):
   ml.model_registry       one row per model_version; in Python a ModelRecord (to_row/from_row
                           map it to and from the row, column for column)
   ml.holdout_predictions  one row per hold-out listen per model_version
@@ -24,56 +25,13 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from scoring import job_tables
 from scoring.features import FEATURES, LOG_COUNT_FEATURES
 
 POLICIES = ("model", "naive", "constant", "user_history")
 POLICY_METRICS = ("roc_auc", "accuracy", "f1_play", "f1_skip", "log_loss", "brier")
 #: the baselines whose AUC difference to the model has a bootstrap interval in the registry
 INTERVAL_BASELINES = ("naive", "constant")
-
-DDL = [
-    "create schema if not exists ml",
-    """
-    create table if not exists ml.model_registry (
-        model_version varchar primary key,
-        trained_at timestamp not null,
-        decision_date date not null,
-        train_start_date date not null,
-        train_end_date date not null,
-        fit_end_date date not null,
-        holdout_start_date date not null,
-        holdout_end_date date not null,
-        train_rows bigint not null,
-        calibration_rows bigint not null,
-        holdout_rows bigint not null,
-        c double,
-        class_weight varchar,
-        sigmoid_a double,
-        sigmoid_b double,
-        """
-    + ",\n".join(f"{p}_{m} double" for p in POLICIES for m in POLICY_METRICS)
-    + """,
-        seed_replica_accuracy double,
-        seed_replica_roc_auc double,
-        auc_diff_naive_low double,
-        auc_diff_naive_high double,
-        auc_diff_constant_low double,
-        auc_diff_constant_high double,
-        promoted boolean not null,
-        reason varchar not null,
-        decision_policy varchar not null,
-        metrics_json varchar not null
-    )
-    """,
-    """
-    create table if not exists ml.holdout_predictions (
-        listen_id varchar not null,
-        model_version varchar not null,
-        p_play double not null,
-        primary key (listen_id, model_version)
-    )
-    """,
-]
 
 
 @dataclass(frozen=True)
@@ -186,8 +144,7 @@ def read(con: duckdb.DuckDBPyConnection, version: str) -> ModelRecord | None:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for statement in DDL:
-        con.execute(statement)
+    job_tables.ensure(con, "ml")
 
 
 def last_promoted(con: duckdb.DuckDBPyConnection, before: date) -> str | None:

@@ -15,35 +15,11 @@ from typing import TYPE_CHECKING
 import duckdb
 import pandas as pd
 
+from scoring import job_tables
 from scoring.features import BOOLEAN_FEATURES, FEATURES, LOG_COUNT_FEATURES
 
 if TYPE_CHECKING:  # only an annotation: importing model_fit would load scikit-learn
     from scoring.model_fit import CalibratedSVC
-
-DDL = [
-    "create schema if not exists ml",
-    """
-    create table if not exists ml.model_weights (
-        model_version varchar not null,
-        feature_position integer not null,
-        feature varchar not null,
-        transform varchar not null,
-        impute_value double not null,
-        center double not null,
-        scale double not null,
-        weight double not null,
-        primary key (model_version, feature)
-    )
-    """,
-    """
-    create table if not exists ml.model_calibration (
-        model_version varchar primary key,
-        svc_intercept double not null,
-        sigmoid_a double not null,
-        sigmoid_b double not null
-    )
-    """,
-]
 
 
 def _transform(feature: str) -> str:
@@ -79,8 +55,7 @@ def weights_frame(version: str, model: CalibratedSVC) -> tuple[pd.DataFrame, dic
 
 def export_weights(con: duckdb.DuckDBPyConnection, version: str, model: CalibratedSVC) -> None:
     """Replace the version's weights and calibration (the caller owns the transaction)."""
-    for statement in DDL:
-        con.execute(statement)
+    job_tables.ensure(con, "ml")
     frame, calibration = weights_frame(version, model)
     con.execute("delete from ml.model_weights where model_version = ?", [version])
     con.execute("delete from ml.model_calibration where model_version = ?", [version])

@@ -17,9 +17,7 @@ from scoring.registry import ModelRecord, PolicyMetrics
 @pytest.fixture
 def con():
     con = duckdb.connect(":memory:")
-    registry.ensure_tables(con)
-    con.execute("create table ml.model_weights (model_version varchar, feature varchar, "
-                "feature_position integer)")  # fmt: skip
+    registry.ensure_tables(con)  # every ml table, model_weights included
     yield con
     con.close()
 
@@ -88,7 +86,8 @@ def test_the_reusable_model_is_a_record_of_todays_features(con):
     registry.write(con, record, _predictions(record.model_version))
     assert registry.reusable_model(con, date(2024, 12, 26), 3) is None  # no weights: no reuse
     con.executemany(
-        "insert into ml.model_weights values (?, ?, ?)",
+        "insert into ml.model_weights (model_version, feature, feature_position, transform, "
+        "impute_value, center, scale, weight) values (?, ?, ?, 'none', 0, 0, 1, 0)",
         [(record.model_version, f, i) for i, f in enumerate(FEATURES)],
     )
     assert registry.reusable_model(con, date(2024, 12, 26), 3) == record
