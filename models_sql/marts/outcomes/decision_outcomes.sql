@@ -33,43 +33,21 @@ track_defaults as (
 
 ),
 
-requests as (
+pair_requests as (
 
-    select * from {{ ref('int_decision_requests') }}
+    select * from {{ ref('int_outcomes__pair_requests') }}
+
+),
+
+default_requests as (
+
+    select * from {{ ref('int_outcomes__default_requests') }}
 
 ),
 
 tracks as (
 
     select * from {{ ref('dim_tracks') }}
-
-),
-
-pair_requests as (
-
-    select
-        decision_date,
-        user_id,
-        track_id,
-        count(*) as requests,
-        cast(sum(case when is_played_through then 1 else 0 end) as {{ dbt.type_bigint() }}) as played_through_requests
-    from requests
-    where answered_by = 'pair'
-    group by decision_date, user_id, track_id
-
-),
-
-default_requests as (
-
-    select
-        decision_date,
-        track_id,
-        count(*) as requests,
-        cast(sum(case when is_played_through then 1 else 0 end) as {{ dbt.type_bigint() }}) as played_through_requests,
-        cast(sum(case when is_cached then 1 else 0 end) as {{ dbt.type_bigint() }}) as cached_requests
-    from requests
-    where answered_by = 'track_default'
-    group by decision_date, track_id
 
 ),
 
