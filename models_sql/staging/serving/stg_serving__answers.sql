@@ -9,8 +9,21 @@ parsed_answers as (
 final as (
 
     select
-        source_file || ':' || cast(line_number as varchar) as served_answer_id,
-        * exclude (quarantine_reason, raw_line, file_signature)
+        source_file || ':' || cast(line_number as string) as served_answer_id,
+        source_file,
+        line_number,
+        request_id,
+        served_at,
+        endpoint,
+        user_id,
+        track_id,
+        arm,
+        policy,  -- noqa: RF04
+        model_version,
+        decision_date,
+        p_play,
+        should_cache,
+        answer_source
     from parsed_answers
     where quarantine_reason is null
 
