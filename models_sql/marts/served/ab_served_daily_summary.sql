@@ -58,10 +58,10 @@ final as (
         played_through_answers,
         skipped_answers,
         not_played_answers,
-        1.0 * correct_answers / nullif(listened_answers, 0) as accuracy,
+        cast(correct_answers as double) / nullif(listened_answers, 0) as accuracy,
         cache_hits,
-        1.0 * cache_hits / nullif(listened_answers, 0) as cache_hit_rate,
-        1.0 * cache_hits_played_through / nullif(cache_hits, 0) as cache_precision,
+        cast(cache_hits as double) / nullif(listened_answers, 0) as cache_hit_rate,
+        cast(cache_hits_played_through as double) / nullif(cache_hits, 0) as cache_precision,
         cached_but_skipped_answers,
         cached_never_played_answers,
         is_night_in_export
