@@ -71,7 +71,16 @@ def table(schema: str, name: str) -> Table:
 
 
 def ensure(con: duckdb.DuckDBPyConnection, schema: str) -> None:
-    """Create the schema and its declared tables where they are missing."""
-    con.execute(f"create schema if not exists {schema}")
-    for t in tables(schema):
+    """Create the schema and its declared tables where they are missing. Nothing is executed
+    when all exist, so that a read-only connection (the report, an analyst) can call it."""
+    present = {
+        name
+        for (name,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [schema]
+        ).fetchall()
+    }
+    missing = [t for t in tables(schema) if t.name not in present]
+    if missing:
+        con.execute(f"create schema if not exists {schema}")
+    for t in missing:
         con.execute(t.create_statement())

@@ -43,3 +43,11 @@ def test_the_created_tables_are_the_declared_ones(schema):
             con.execute(
                 f"insert into {schema}.{table.name} ({table.columns[0].name}) values (null)"
             )
+
+
+def test_a_read_only_connection_with_every_table_creates_nothing(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        job_tables.ensure(con, "ml")
+    with duckdb.connect(str(path), read_only=True) as con:
+        job_tables.ensure(con, "ml")  # no CREATE on a read-only database
