@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -29,14 +28,6 @@ pytestmark = [
         importlib.util.find_spec("pyspark") is None
         or importlib.util.find_spec("dbt.adapters.spark") is None,
         reason="the spark extra is not installed (pip install -e '.[spark]', make spark-deps)",
-    ),
-    # Opt-in until it passes: its first full run (2026-11-28) failed in the Spark backfill's
-    # setup, which was never debugged (issue 14 stays open). Run it with
-    # SKIPCACHE_SPARK_TESTS=1 make spark-test.
-    pytest.mark.skipif(
-        os.environ.get("SKIPCACHE_SPARK_TESTS") != "1",
-        reason="the two-engine equality test has not passed yet (issue 14): opt in with "
-        "SKIPCACHE_SPARK_TESTS=1",
     ),
 ]
 
