@@ -68,16 +68,16 @@ class SeedFrames:
 
     def __init__(self, warehouse: Path) -> None:
         import duckdb
-        import joblib
         import numpy as np
 
         from scoring.features import FEATURES, LOG_COUNT_FEATURES
+        from scoring.registry import load_model
 
         home = warehouse.parent
         manifest = json.loads((home / "serving" / "manifest.json").read_text())
         self.decision_date = manifest["decision_date"]
         self.model_version = manifest["model_version"]
-        self.model = joblib.load(home / "models" / self.model_version / "model.joblib")
+        self.model = load_model(home, self.model_version)  # also one pickled before a rename
         self.features = FEATURES
         con = duckdb.connect(str(warehouse), read_only=True)
         try:
