@@ -60,3 +60,15 @@
             )
     {%- endif %}
 {%- endmacro %}
+
+{% macro file_already_in_this(alias) -%}
+    {#- True when this model already holds the file of `alias`'s row with the same signature
+        (source_file, file_signature): an incremental landing or parser skips such files. -#}
+    exists (
+        select 1
+        from {{ this }} as done
+        where
+            done.source_file = {{ alias }}.source_file
+            and done.file_signature = {{ alias }}.file_signature
+    )
+{%- endmacro %}

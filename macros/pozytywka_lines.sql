@@ -137,12 +137,6 @@
     where
         landed.entity = '{{ entity }}'
         {%- if is_incremental() %}
-            and not exists (
-                select 1
-                from {{ this }} as parsed
-                where
-                    parsed.source_file = landed.source_file
-                    and parsed.file_signature = landed.file_signature
-            )
+            and not {{ file_already_in_this('landed') }}
         {%- endif %}
 {%- endmacro %}

@@ -40,17 +40,3 @@
         from {{ view }}
     ) as read_lines
 {%- endmacro %}
-
-{% macro not_landed_yet(alias) -%}
-    {#- On an incremental run, the files of `alias` whose signature is not in this landing yet
-        (new or changed): only those are landed again (their partitions overwritten). -#}
-    {%- if is_incremental() %}
-        where not exists (
-            select 1
-            from {{ this }} as landed
-            where
-                landed.source_file = {{ alias }}.source_file
-                and landed.file_signature = {{ alias }}.file_signature
-        )
-    {%- endif %}
-{%- endmacro %}

@@ -39,7 +39,6 @@ from scoring.policy import arm_of
 
 MANIFEST = "manifest.json"
 #: arms and sources as small integers in the column-wise path (Snapshot.decide_many)
-ARM_NAMES = [*policy.ARMS, None]
 ARM_CODE = {name: i for i, name in enumerate(policy.ARMS)}
 SOURCE_CODE = {name: i for i, name in enumerate(policy.SOURCES)}
 PLAY, SKIP = "PLAY", "SKIP"
@@ -591,7 +590,7 @@ class Snapshot:
         p_list = p.tolist()
         prediction = [PLAY if x else SKIP for x in (p >= self.threshold).tolist()]
         rules = [self.rules[r] for r in rule.tolist()]
-        arm_names = [ARM_NAMES[a] for a in arms.tolist()]
+        arm_names = [policy.ARMS[a] for a in arms.tolist()]
         sources = [policy.SOURCES[s] for s in source.tolist()]
         return prediction, cache.tolist(), p_list, rules, arm_names, sources
 

@@ -19,10 +19,6 @@
 
 {{ config(
     alias='base_pozytywka__raw_lines',
-    materialized='incremental',
-    incremental_strategy='insert_overwrite',
-    partition_by=['source_file'],
-    unique_key='source_file',
     pre_hook=spark_text_view('skipcache_raw_text', var('raw_dir')),
 ) }}
 
@@ -71,7 +67,9 @@ final as (
         raw_files.raw_bytes,
         raw_files.source_file
     from raw_files
-    {{ not_landed_yet('raw_files') }}
+    {%- if is_incremental() %}
+        where not {{ file_already_in_this('raw_files') }}
+    {%- endif %}
 
 )
 

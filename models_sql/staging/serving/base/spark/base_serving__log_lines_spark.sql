@@ -12,10 +12,6 @@
 
 {{ config(
     alias='base_serving__log_lines',
-    materialized='incremental',
-    incremental_strategy='insert_overwrite',
-    partition_by=['source_file'],
-    unique_key='source_file',
     pre_hook=spark_text_view('skipcache_served_text', log_dir) if log_dir else [],
 ) }}
 
@@ -70,7 +66,9 @@ final as (
         log_files.raw_bytes,
         log_files.source_file
     from log_files
-    {{ not_landed_yet('log_files') }}
+    {%- if is_incremental() %}
+        where not {{ file_already_in_this('log_files') }}
+    {%- endif %}
 
 )
 
