@@ -23,7 +23,9 @@ take these rules from here:
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from scoring.config import DEFAULT_THRESHOLD
 
@@ -73,15 +75,20 @@ def parse_arm_shares(text: str) -> dict[str, float]:
 
 def arm_of(user_id: int, shares: dict[str, float]) -> str:
     """The user's arm: the md5 of the user id, as a number in [0, 1), against the shares."""
+    return arm_in(user_id, *arm_edges(shares))
+
+
+def arm_edges(shares: dict[str, float]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """The arms in name order and their upper edges in [0, 1] (the running sum of shares)."""
+    names = tuple(sorted(shares))
+    return names, tuple(accumulate(shares[name] for name in names))
+
+
+def arm_in(user_id: int, names: tuple[str, ...], edges: tuple[float, ...]) -> str:
+    """`arm_of` with the shares' `arm_edges` computed once (the service, many users)."""
     digest = hashlib.md5(str(int(user_id)).encode()).hexdigest()
     bucket = int(digest[:15], 16) / 16**15
-    edge = 0.0
-    names = sorted(shares)
-    for name in names:
-        edge += shares[name]
-        if bucket < edge:
-            return name
-    return names[-1]
+    return names[min(bisect_right(edges, bucket), len(names) - 1)]
 
 
 def should_cache(p_play: float, arm: str | None, threshold: float) -> bool:

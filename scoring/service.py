@@ -20,10 +20,12 @@ import os
 import signal
 import threading
 import time
-from collections import Counter
 from contextlib import asynccontextmanager, suppress
+from functools import lru_cache
+from itertools import product, repeat
 from pathlib import Path
 
+import numpy as np
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -34,7 +36,7 @@ from scoring import policy
 from scoring import service_metrics as m
 from scoring.config import resolve_paths
 from scoring.served_log import ServedLog, utc_now
-from scoring.serving import Snapshot, manifest_stamp
+from scoring.serving import PLAY, SKIP, Snapshot, manifest_stamp
 
 log = logging.getLogger("skipcache.service")
 
@@ -45,6 +47,8 @@ BATCH_SLICE = 1_000  # pairs answered between two yields to the event loop
 INT64 = (-(2**63), 2**63 - 1)
 ENDPOINT_ARMS = {"naive": policy.NAIVE, "recommend": policy.MODEL, "abtest": None}
 JSON = "application/json"
+#: the fields of an answer after p_play, each of a few values (see `_answer_tails`)
+TAIL_FIELDS = ("prediction", "should_cache", "policy", "arm", "source")
 
 
 # --- the API as /docs shows it ------------------------------------------------------------
@@ -328,34 +332,32 @@ class Service:
         arm: str | None,
         stamp: tuple[str, str, str],
     ) -> bytes:
-        """Answer the pairs from `snap` as a JSON array; log each answer (one line) and count
-        them. One pair goes through `Snapshot.decide`, a batch through `decide_many`
-        (column-wise). Every string in an answer is one of ours (ids, dates, names checked
-        when the snapshot loaded, base62 track ids), so the array splits into lines at `},{`
-        and the shared fields go in front of each answer's `{"user_id":`."""
+        """Answer the pairs from `snap`: the answers' JSON objects joined by commas (the inside
+        of a JSON array); log each answer (one line) and count them. One pair goes through
+        `Snapshot.decide`, a batch through `decide_codes` (column-wise). An answer is written
+        from pieces: the fields every answer of the request shares, then user_id, track_id and
+        p_play, then one of a few tails (`_answer_tails`). Every string in it is one of ours
+        (ids, dates, names checked when the snapshot loaded, base62 track ids)."""
+        if not users:
+            return b""
         request_id, served_at, day = stamp
+        tails, tail_of = _answer_tails(tuple(snap.rules))
         if len(users) == 1:
-            columns = [[value] for value in snap.decide(users[0], tracks[0], arm)]
+            prediction, cache, p, rule, arm_name, source = snap.decide(users[0], tracks[0], arm)
+            codes, p_play = [tail_of[prediction, bool(cache), rule, arm_name, source]], [p]
+            counts = [((arm_name, source), 1)]
         else:
-            columns = snap.decide_many(users, tracks, arm)
-        payload = orjson.dumps(
-            [
-                {
-                    "user_id": user_id,
-                    "track_id": track_id,
-                    "prediction": prediction,
-                    "should_cache": cache,
-                    "p_play": p,
-                    "policy": rule,
-                    "arm": arm_name,
-                    "source": source,
-                }
-                for user_id, track_id, prediction, cache, p, rule, arm_name, source in zip(
-                    users, tracks, *columns, strict=True
-                )
+            p, cache, rule, arms, source = snap.decide_codes(users, tracks, arm)
+            codes = _tail_codes(p >= snap.threshold, cache, rule, len(snap.rules), arms, source)
+            p_play = p.tolist()
+            n_sources = len(policy.SOURCES)
+            arm_source, n = np.unique(
+                arms.astype(np.int64) * n_sources + source, return_counts=True
+            )
+            counts = [
+                ((policy.ARMS[k // n_sources], policy.SOURCES[k % n_sources]), c)
+                for k, c in zip(arm_source.tolist(), n.tolist(), strict=True)
             ]
-        )
-        # what every answer of this request shares, written once and put in front of each
         shared = orjson.dumps(
             {
                 "request_id": request_id,
@@ -365,12 +367,51 @@ class Service:
                 "decision_date": snap.decision_date,
             }
         )
-        payload = payload.replace(b'{"user_id":', shared[:-1] + b',"user_id":')
-        if users:
-            self.log.append(day, payload[1:-1].replace(b"},{", b"}\n{") + b"\n")
-        for (arm_name, source), n in Counter(zip(columns[4], columns[5], strict=True)).items():
-            _child(m.ANSWERS, endpoint, arm_name or "none", source).inc(n)
-        return payload
+        answers = list(
+            map(
+                b"".join,
+                zip(
+                    repeat(shared[:-1] + b',"user_id":'),
+                    _json_items(users),
+                    repeat(b',"track_id":'),
+                    _json_items(tracks),
+                    repeat(b',"p_play":'),
+                    _json_items(p_play),
+                    map(tails.__getitem__, codes),
+                    strict=False,  # the repeats are endless
+                ),
+            )
+        )
+        self.log.append(day, b"\n".join(answers) + b"\n")
+        for (arm_name, source), k in counts:
+            _child(m.ANSWERS, endpoint, arm_name or "none", source).inc(k)
+        return b",".join(answers)
+
+
+def _json_items(values: list) -> list[bytes]:
+    """The JSON of each value of a non-empty list of numbers or of our strings (no commas)."""
+    return orjson.dumps(values)[1:-1].split(b",")
+
+
+@lru_cache(maxsize=8)
+def _answer_tails(rules: tuple[str, ...]) -> tuple[list[bytes], dict[tuple, int]]:
+    """How an answer ends, after p_play: the JSON of each (prediction, should_cache, policy,
+    arm, source) there can be, as a list in the order of `_tail_codes`, and its index by value."""
+    tails, tail_of = [], {}
+    for key in product((SKIP, PLAY), (False, True), rules, policy.ARMS, policy.SOURCES):
+        tail_of[key] = len(tails)
+        fields = dict(
+            zip(("prediction", "should_cache", "policy", "arm", "source"), key, strict=True)
+        )
+        tails.append(b"," + orjson.dumps(fields)[1:])
+    return tails, tail_of
+
+
+def _tail_codes(play, cache, rule, n_rules: int, arm, source) -> list[int]:
+    """The `_answer_tails` index of each answer, from the columns of `Snapshot.decide_codes`."""
+    code = play.astype(np.int64) * 2 + cache
+    code = (code * n_rules + rule) * len(policy.ARMS) + arm
+    return (code * len(policy.SOURCES) + source).tolist()
 
 
 _CHILDREN: dict[tuple, object] = {}
@@ -476,8 +517,7 @@ def create_app(
         async def work(read) -> bytes:
             user_id, track_id = _pair(_parse(await read(MAX_BODY)), ["body"])
             snap = service.current()
-            payload = service.answer_pairs(snap, endpoint, [user_id], [track_id], arm, _stamp())
-            return payload[1:-1]
+            return service.answer_pairs(snap, endpoint, [user_id], [track_id], arm, _stamp())
 
         route(f"/{endpoint}", work, summary, PairRequest, AnswerOut)
 
@@ -509,7 +549,7 @@ def create_app(
             answers = service.answer_pairs(
                 snap, "decisions", users[start:end], tracks[start:end], ENDPOINT_ARMS[name], stamp
             )
-            parts.append(answers[1:-1])
+            parts.append(answers)
         head = orjson.dumps({"request_id": stamp[0], "decision_date": snap.decision_date})
         return head[:-1] + b',"answers":[' + b",".join(parts) + b"]}"
 

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from scoring import policy
 from scoring.errors import SnapshotError
-from scoring.policy import arm_of
+from scoring.policy import arm_edges, arm_in, arm_of
 
 MANIFEST = "manifest.json"
 #: arms and sources as small integers in the column-wise path (Snapshot.decide_many)
@@ -556,9 +556,20 @@ class Snapshot:
         return (PLAY if p >= self.threshold else SKIP, bool(cache), float(p), rule, arm, source)
 
     def decide_many(self, users: list[int], tracks: list[str], arm: str | None = None) -> tuple:
-        """`decide` for many pairs at once, column-wise with numpy (POST /decisions): the lists
-        (prediction, should_cache, p_play, policy, arm, source), equal to `decide` pair by pair
+        """`decide` for many pairs at once, column-wise with numpy: the lists (prediction,
+        should_cache, p_play, policy, arm, source), equal to `decide` pair by pair
         (tests/python/test_serving.py checks it on every pair kind)."""
+        p, cache, rule, arms, source = self.decide_codes(users, tracks, arm)
+        prediction = [PLAY if x else SKIP for x in (p >= self.threshold).tolist()]
+        rules = [self.rules[r] for r in rule.tolist()]
+        arm_names = [policy.ARMS[a] for a in arms.tolist()]
+        sources = [policy.SOURCES[s] for s in source.tolist()]
+        return prediction, cache.tolist(), p.tolist(), rules, arm_names, sources
+
+    def decide_codes(self, users: list[int], tracks: list[str], arm: str | None = None) -> tuple:
+        """`decide_many` as arrays (POST /decisions writes its answers from them): p_play,
+        should_cache, and the codes of policy (in `self.rules`), arm (in `policy.ARMS`) and
+        source (in `policy.SOURCES`); the prediction is `p_play >= self.threshold`."""
         n = len(users)
         unknown_user, unknown_track = len(self.user_pos), len(self.track_pos)
         ui = np.fromiter(map(self.user_pos.get, users, repeat(unknown_user)), np.int64, n)
@@ -567,8 +578,9 @@ class Snapshot:
         pi = np.where(found, self.pair_order[at] if found.any() else 0, len(self.p_p) - 1)
         if arm is None:
             arms = self.u_arm[ui]
+            names, edges = arm_edges(self.arm_shares)
             for i in np.flatnonzero(ui == unknown_user).tolist():
-                arms[i] = ARM_CODE[arm_of(users[i], self.arm_shares)]
+                arms[i] = ARM_CODE[arm_in(users[i], names, edges)]
         else:
             arms = np.full(n, ARM_CODE[arm], np.int8)
         p, favourite = self._p_play_many(ui, ti)
@@ -587,12 +599,7 @@ class Snapshot:
         cache = np.where(own, self.p_cache[pi], cache)
         rule = np.where(own, self.p_rule[pi], rule)
         source = np.where(own, SOURCE_CODE["pair"], source)
-        p_list = p.tolist()
-        prediction = [PLAY if x else SKIP for x in (p >= self.threshold).tolist()]
-        rules = [self.rules[r] for r in rule.tolist()]
-        arm_names = [policy.ARMS[a] for a in arms.tolist()]
-        sources = [policy.SOURCES[s] for s in source.tolist()]
-        return prediction, cache.tolist(), p_list, rules, arm_names, sources
+        return p, cache, rule, arms, source
 
     def _p_play_many(self, ui: np.ndarray, ti: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`compute`'s p_play and is_favourite_genre for positions of users and tracks."""
