@@ -17,7 +17,22 @@ DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "skipcache.duckdb"
 
 # Cache when p_play >= this (scoring/policy.py explains the cost model behind 0.5); the nightly
 # job's --threshold overrides it, and the snapshot carries the night's value to the service.
-DEFAULT_THRESHOLD = float(os.environ.get("SKIPCACHE_THRESHOLD") or 0.5)
+
+
+def _threshold_from_env() -> float:
+    """SKIPCACHE_THRESHOLD, or 0.5; a value that is not a number in [0, 1] stops the program
+    with one line naming the variable (it is read at import, before any command runs)."""
+    text = os.environ.get("SKIPCACHE_THRESHOLD") or "0.5"
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.0 <= value <= 1.0:
+        raise SystemExit(f"skipcache: SKIPCACHE_THRESHOLD must be a number in [0, 1], got {text!r}")
+    return value
+
+
+DEFAULT_THRESHOLD = _threshold_from_env()
 
 # dbt must never try the network.
 DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}

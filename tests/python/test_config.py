@@ -91,3 +91,19 @@ def test_the_threshold_comes_from_skipcache_threshold(value: str | None, expecte
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert float(out.stdout) == expected
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "-0.1", "nan"])
+def test_a_bad_threshold_is_one_line_naming_the_variable(value: str):
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[2]),
+           "SKIPCACHE_THRESHOLD": value}  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "scoring", "lookup", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1
+    assert out.stderr.strip() == (
+        f"skipcache: SKIPCACHE_THRESHOLD must be a number in [0, 1], got {value!r}"
+    )
