@@ -15,9 +15,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW_DIR = PROJECT_ROOT / "data" / "raw" / "demo"
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "skipcache.duckdb"
 
-# Cache when p_play >= this (scoring/policy.py explains the cost model behind 0.5); the nightly
-# job's --threshold overrides it, and the snapshot carries the night's value to the service.
-
 
 def _threshold_from_env() -> float:
     """SKIPCACHE_THRESHOLD, or 0.5; a value that is not a number in [0, 1] stops the program
@@ -32,6 +29,8 @@ def _threshold_from_env() -> float:
     return value
 
 
+# Cache when p_play >= this (scoring/policy.py explains the cost model behind 0.5); the nightly
+# job's --threshold overrides it, and the snapshot carries the night's value to the service.
 DEFAULT_THRESHOLD = _threshold_from_env()
 
 # dbt must never try the network.

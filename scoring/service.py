@@ -344,7 +344,7 @@ class Service:
         tails, tail_of = _answer_tails(tuple(snap.rules))
         if len(users) == 1:
             prediction, cache, p, rule, arm_name, source = snap.decide(users[0], tracks[0], arm)
-            codes, p_play = [tail_of[prediction, bool(cache), rule, arm_name, source]], [p]
+            codes, p_play = [tail_of[prediction, cache, rule, arm_name, source]], [p]
             counts = [((arm_name, source), 1)]
         else:
             p, cache, rule, arms, source = snap.decide_codes(users, tracks, arm)
@@ -400,9 +400,7 @@ def _answer_tails(rules: tuple[str, ...]) -> tuple[list[bytes], dict[tuple, int]
     tails, tail_of = [], {}
     for key in product((SKIP, PLAY), (False, True), rules, policy.ARMS, policy.SOURCES):
         tail_of[key] = len(tails)
-        fields = dict(
-            zip(("prediction", "should_cache", "policy", "arm", "source"), key, strict=True)
-        )
+        fields = dict(zip(TAIL_FIELDS, key, strict=True))
         tails.append(b"," + orjson.dumps(fields)[1:])
     return tails, tail_of
 

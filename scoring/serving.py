@@ -35,10 +35,10 @@ import pyarrow.parquet as pq
 
 from scoring import policy
 from scoring.errors import SnapshotError
-from scoring.policy import arm_edges, arm_in, arm_of
+from scoring.policy import arm_edges, arm_in
 
 MANIFEST = "manifest.json"
-#: arms and sources as small integers in the column-wise path (Snapshot.decide_many)
+#: arms and sources as small integers in the column-wise path (Snapshot.decide_codes)
 ARM_CODE = {name: i for i, name in enumerate(policy.ARMS)}
 SOURCE_CODE = {name: i for i, name in enumerate(policy.SOURCES)}
 PLAY, SKIP = "PLAY", "SKIP"
@@ -367,6 +367,7 @@ class Snapshot:
         )
         self.threshold: float = settings.threshold
         self.arm_shares: dict[str, float] = settings.arm_shares
+        self.arm_edges = arm_edges(self.arm_shares)  # policy.arm_in's names and edges
         s = manifest["scoring"]
         self.is_model = policy.is_model(self.decision_policy)
         self.global_skip_rate = float(s["global_skip_rate"])
@@ -419,7 +420,7 @@ class Snapshot:
             self.user_genres.setdefault(user, {})[genre] = (n, skips, int(fav))
         # the arms of the known users, once (an md5 each); unknown users get theirs per request
         known = {*self.users, *self.user_genres, *(u for u, _ in self.pairs)}
-        self.arms = {u: arm_of(u, self.arm_shares) for u in known}
+        self.arms = {u: arm_in(u, *self.arm_edges) for u in known}
         self._columns()
 
     def _columns(self) -> None:
@@ -485,7 +486,7 @@ class Snapshot:
 
     def arm_of(self, user_id: int) -> str:
         arm = self.arms.get(user_id)
-        return arm if arm is not None else arm_of(user_id, self.arm_shares)
+        return arm if arm is not None else arm_in(user_id, *self.arm_edges)
 
     def compute(self, user_id: int, track_id: str) -> tuple[float, bool, bool]:
         """(p_play under the night's policy, is_favourite_genre, both user and track known)."""
@@ -578,9 +579,8 @@ class Snapshot:
         pi = np.where(found, self.pair_order[at] if found.any() else 0, len(self.p_p) - 1)
         if arm is None:
             arms = self.u_arm[ui]
-            names, edges = arm_edges(self.arm_shares)
             for i in np.flatnonzero(ui == unknown_user).tolist():
-                arms[i] = ARM_CODE[arm_in(users[i], names, edges)]
+                arms[i] = ARM_CODE[arm_in(users[i], *self.arm_edges)]
         else:
             arms = np.full(n, ARM_CODE[arm], np.int8)
         p, favourite = self._p_play_many(ui, ti)
