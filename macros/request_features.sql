@@ -3,7 +3,9 @@
     One definition serves training (requests = listens, training_examples) and nightly scoring
     (requests = candidate pairs, scoring_features), so both see exactly the same features.
     `requests` is a relation with a unique request_id, user_id, track_id and feature_date; its
-    columns pass through to the result, so a caller needs no join back to its requests. Entities
+    columns pass through to the result, so a caller needs no join back to its requests. The
+    other eight arguments are the relations the features come from, which the calling model
+    names with ref(), so the lineage is in the model. Entities
     with no history before the date (cold start) get zero counts and the global prior rates.
     Portable SQL, except for the request numbering below, which is dispatched per adapter.
 -#}
@@ -64,7 +66,10 @@
     {{ return(cols) }}
 {%- endmacro %}
 
-{% macro request_features(requests) -%}
+{% macro request_features(
+    requests, user_features, track_features, global_features, user_genre_features, users, tracks,
+    artist_genres, favourite_genres
+) -%}
     {%- set windows = var('feature_windows_days') -%}
     {%- set cold_days = var('days_since_last_listen_cold_start') -%}
     with
@@ -80,49 +85,49 @@
 
     user_features as (
 
-        select * from {{ ref('user_features_daily') }}
+        select * from {{ user_features }}
 
     ),
 
     track_features as (
 
-        select * from {{ ref('track_features_daily') }}
+        select * from {{ track_features }}
 
     ),
 
     global_features as (
 
-        select * from {{ ref('global_features_daily') }}
+        select * from {{ global_features }}
 
     ),
 
     user_genre_features as (
 
-        select * from {{ ref('user_genre_features_daily') }}
+        select * from {{ user_genre_features }}
 
     ),
 
     users as (
 
-        select * from {{ ref('dim_users') }}
+        select * from {{ users }}
 
     ),
 
     tracks as (
 
-        select * from {{ ref('dim_tracks') }}
+        select * from {{ tracks }}
 
     ),
 
     artist_genres as (
 
-        select * from {{ ref('stg_pozytywka__artist_genres') }}
+        select * from {{ artist_genres }}
 
     ),
 
     favourite_genres as (
 
-        select * from {{ ref('stg_pozytywka__user_favourite_genres') }}
+        select * from {{ favourite_genres }}
 
     ),
 

@@ -1,4 +1,4 @@
-{{ config(materialized=engine_incremental_by_session(), unique_key='session_id') }}
+{{ config(unique_key='session_id') }}
 
 {#-
     One row per play, skip or like, each with the listen it belongs to. A listen is one play;

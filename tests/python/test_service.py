@@ -34,6 +34,19 @@ ENDPOINTS = ["/naive", "/recommend", "/abtest"]
 NO_LOGS = shutil.ignore_patterns("requests")  # other tests' served-answer logs
 
 
+# The call the feature models make (e.g. models_sql/marts/decisions/scoring_features.sql),
+# on a relation of the test's pairs.
+REQUEST_FEATURES_INLINE = (
+    "{{ request_features('parity_requests',"
+    " user_features=ref('user_features_daily'), track_features=ref('track_features_daily'),"
+    " global_features=ref('global_features_daily'),"
+    " user_genre_features=ref('user_genre_features_daily'),"
+    " users=ref('dim_users'), tracks=ref('dim_tracks'),"
+    " artist_genres=ref('stg_pozytywka__artist_genres'),"
+    " favourite_genres=ref('stg_pozytywka__user_favourite_genres')) }}"
+)
+
+
 @functools.cache
 def _compiled_request_features(warehouse: Path, tmp: Path) -> str:
     """The request_features macro compiled for a relation `parity_requests` (once: the SQL
@@ -42,7 +55,7 @@ def _compiled_request_features(warehouse: Path, tmp: Path) -> str:
         [str(Path(sys.executable).parent / "dbt"), "compile", "--quiet", "--project-dir",
          str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT), "--target-path",
          str(tmp / "target"), "--log-path", str(tmp / "logs"),
-         "--inline", "{{ request_features('parity_requests') }}"],
+         "--inline", REQUEST_FEATURES_INLINE],
         capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=300,
         env={**os.environ, **DBT_ENV, "SKIPCACHE_WAREHOUSE": str(warehouse)},
     )  # fmt: skip

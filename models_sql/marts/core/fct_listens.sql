@@ -1,9 +1,4 @@
-{{ config(
-    materialized=engine_incremental_by_session(),
-    incremental_strategy='delete+insert',
-    unique_key='session_id',
-    on_schema_change='fail',
-) }}
+{{ config(unique_key='session_id') }}
 
 {#- One row per listen (one play event), skipped when a skip belongs to it. -#}
 

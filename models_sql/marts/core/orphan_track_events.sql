@@ -1,5 +1,3 @@
-{{ config(materialized='table') }}
-
 {#- One row per skip or like that belongs to no play (no play of the same track in the same
     session at or before it): kept in account, never silently dropped. Dirty exports have them. -#}
 

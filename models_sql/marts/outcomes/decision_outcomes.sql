@@ -1,12 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy=('insert_overwrite' if target.type == 'spark' else 'delete+insert'),
-        unique_key='decision_date',
-        partition_by=engine_partition_by('decision_date'),
-        on_schema_change='fail',
-    )
-}}
+{{ config(unique_key='decision_date', partition_by=engine_partition_by('decision_date')) }}
 
 {#- One row per decision: each pair decision of cache_decisions, and each track default of
     track_default_decisions (user_id and arm null), with what happened on its night: how many

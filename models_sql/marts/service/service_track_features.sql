@@ -36,7 +36,17 @@ requests as (
 
 features as (
 
-    {{ request_features('requests') }}
+    {{ request_features(
+        'requests',
+        user_features=ref('user_features_daily'),
+        track_features=ref('track_features_daily'),
+        global_features=ref('global_features_daily'),
+        user_genre_features=ref('user_genre_features_daily'),
+        users=ref('dim_users'),
+        tracks=ref('dim_tracks'),
+        artist_genres=ref('stg_pozytywka__artist_genres'),
+        favourite_genres=ref('stg_pozytywka__user_favourite_genres'),
+    ) }}
 
 ),
 

@@ -21,11 +21,6 @@ def raw_files(dbt):
 
 
 def model(dbt, session):
-    dbt.config(
-        materialized="incremental",
-        incremental_strategy="delete+insert",
-        unique_key="source_file",
-    )
     from scoring.rawfiles import land, landed_signatures
 
     loaded = landed_signatures(session, dbt.this) if dbt.is_incremental else {}

@@ -17,11 +17,6 @@ def served_log_files(dbt):
 
 
 def model(dbt, session):
-    dbt.config(
-        materialized="incremental",
-        incremental_strategy="delete+insert",
-        unique_key="source_file",
-    )
     from scoring.rawfiles import land_served_logs, landed_signatures
 
     loaded = landed_signatures(session, dbt.this) if dbt.is_incremental else {}
