@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The spark extra (dbt-spark, pyspark) for --engine spark; `make test` installs it too and runs
-# the two-engine equality test (tests/python/test_spark_parity.py) with the rest; `make
+# the two-engine equality test (tests/python/sql/test_spark_parity.py) with the rest; `make
 # spark-test` runs it alone. Needs Java 17.
 SPARK_STAMP := $(VENV)/.installed-spark
 $(SPARK_STAMP): pyproject.toml $(STAMP)
@@ -29,7 +29,7 @@ $(SPARK_STAMP): pyproject.toml $(STAMP)
 spark-deps: $(SPARK_STAMP)
 
 spark-test: $(SPARK_STAMP)
-	$(BIN)/pytest -q tests/python/test_spark_parity.py
+	$(BIN)/pytest -q tests/python/sql/test_spark_parity.py
 
 # The nightly job end to end on the demo export (generated when missing), then a summary.
 run: $(STAMP)

@@ -1,8 +1,8 @@
 {#-
-    The tables the nightly job writes (scoring/decide.py) and the outcome models read: the
+    The tables the nightly job writes (scoring/decide/decisions.py) and the outcome models read: the
     source `decisions`, declared with its columns in models_sql/marts/decisions/
     _decisions__sources.yml (data_type, NOT NULL unless meta.nullable, meta.primary_key), the
-    one definition that Python reads too (scoring/job_tables.py). They are created empty here
+    one definition that Python reads too (scoring/model/job_tables.py). They are created empty here
     (on-run-start) when absent, so that the models over them build on a fresh warehouse too;
     Python only fills them.
 -#}

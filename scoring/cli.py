@@ -44,7 +44,7 @@ def _add_decision_flags(p: argparse.ArgumentParser) -> None:
 
 def _decision_settings(args: argparse.Namespace):
     from scoring.config import DEFAULT_THRESHOLD
-    from scoring.policy import DecisionSettings, parse_arm_shares
+    from scoring.decide.policy import DecisionSettings, parse_arm_shares
 
     threshold = DEFAULT_THRESHOLD if args.threshold is None else args.threshold
     return DecisionSettings(threshold=threshold, arm_shares=parse_arm_shares(args.arms))
@@ -217,7 +217,7 @@ def _writing_to(args: argparse.Namespace) -> Path | None:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "generate":
-        from scoring.generate import GenerateOptions, generate
+        from scoring.ingest.generate import GenerateOptions, generate
 
         started = time.perf_counter()
         summary = generate(
@@ -239,12 +239,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
 
     if args.command == "bench" and args.serve:
-        from scoring.bench_serve import main_serve_bench
+        from scoring.ops.bench_serve import main_serve_bench
 
         return main_serve_bench(args)
     if args.command == "bench":
-        from scoring.bench import format_results, run_bench
         from scoring.config import PROJECT_ROOT
+        from scoring.ops.bench import format_results, run_bench
 
         out = Path(args.out) if args.out else PROJECT_ROOT / "build" / "bench"
         raw = Path(args.raw_dir) if args.raw_dir else None
@@ -264,8 +264,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         getattr(args, "raw_dir", None), args.warehouse, getattr(args, "engine", "duckdb")
     )
     if args.command == "build":
-        from scoring.build import build, format_accounting
-        from scoring.lock import writer_lock
+        from scoring.ingest.build import build, format_accounting
+        from scoring.ingest.lock import writer_lock
 
         started = time.perf_counter()
         with writer_lock(paths.lock):
@@ -276,7 +276,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command in {"train", "nightly"}:
         from scoring.config import TrainSettings
-        from scoring.nightly import run_night
+        from scoring.ops.nightly import run_night
 
         settings = TrainSettings.from_env(
             holdout_days=args.holdout_days,
@@ -296,7 +296,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "backfill":
         from scoring.config import TrainSettings
-        from scoring.nightly import backfill
+        from scoring.ops.nightly import backfill
 
         print(
             backfill(
@@ -314,14 +314,14 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(paths, args)
     if args.command == "report":
-        from scoring.report import write_report
+        from scoring.ops.report import write_report
 
         out = write_report(paths)
         print(f"report written to {out} (summary.md and charts)")
         return 0
     if args.command == "docs":
-        from scoring.build import generate_docs
-        from scoring.lock import writer_lock
+        from scoring.ingest.build import generate_docs
+        from scoring.ingest.lock import writer_lock
 
         with writer_lock(paths.lock):
             out = generate_docs(paths, quiet=True)
@@ -340,7 +340,7 @@ def _serve(paths, args: argparse.Namespace) -> int:
     if args.workers > 1:  # the workers' metrics are summed from files (prometheus_client)
         metrics_dir = tempfile.mkdtemp(prefix="skipcache-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    from scoring.service import serve
+    from scoring.decide.service import serve
 
     print(
         f"serving {paths.home / 'serving'} on http://{args.host}:{args.port} "
@@ -358,7 +358,7 @@ def _serve(paths, args: argparse.Namespace) -> int:
 def _lookup(paths, args: argparse.Namespace) -> int:
     import json
 
-    from scoring.serving import SnapshotReader
+    from scoring.decide.serving import SnapshotReader
 
     reader = SnapshotReader(paths.home / "serving")
     if reader.manifest is None:

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from scoring.errors import WarehouseMissingError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_RAW_DIR = PROJECT_ROOT / "data" / "raw" / "demo"
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "skipcache.duckdb"
@@ -29,16 +31,12 @@ def _threshold_from_env() -> float:
     return value
 
 
-# Cache when p_play >= this (scoring/policy.py explains the cost model behind 0.5); the nightly
-# job's --threshold overrides it, and the snapshot carries the night's value to the service.
+# Cache when p_play >= this (scoring/decide/policy.py explains the cost model behind 0.5); the
+# nightly job's --threshold overrides it, and the snapshot carries the night's value to the service.
 DEFAULT_THRESHOLD = _threshold_from_env()
 
 # dbt must never try the network.
 DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
-
-
-class WarehouseMissingError(Exception):
-    """A command that reads the warehouse was pointed at a file that does not exist."""
 
 
 def _env_path(name: str, default: Path) -> Path:
@@ -53,7 +51,7 @@ class Paths:
     raw_dir: Path
     warehouse: Path
     #: where dbt builds and the job computes: "duckdb" (the warehouse file) or "spark"
-    #: (Spark's Parquet tables in spark/ beside it; scoring.spark_engine)
+    #: (Spark's Parquet tables in spark/ beside it; scoring.ingest.spark)
     engine: str = "duckdb"
 
     def require_warehouse(self) -> Path:

@@ -1,7 +1,9 @@
 """Errors that are the user's to fix: the CLI prints them in one line and exits with 2.
 
-A light module (no pandas, scikit-learn or matplotlib): every command imports it. The errors of
-the heavy modules are defined here and re-exported there.
+Every error a user can meet is defined here, at the base of the package, and the module that
+raises it imports it from here (so `errors` imports nothing of the package, and no wing has to
+import another to name an error). A light module (no pandas, scikit-learn or matplotlib): every
+command imports it.
 """
 
 import errno
@@ -9,11 +11,25 @@ import os
 import shutil
 from pathlib import Path
 
-from scoring.config import WarehouseMissingError
-from scoring.dbt_runner import DbtError
-from scoring.lock import WarehouseBusyError
-from scoring.policy import SettingsError
-from scoring.rawfiles import RawInputError
+
+class WarehouseMissingError(Exception):
+    """A command that reads the warehouse was pointed at a file that does not exist."""
+
+
+class DbtError(Exception):
+    """dbt reported a failure (a model, a test or the project itself)."""
+
+
+class WarehouseBusyError(Exception):
+    """Another skipcache process holds the warehouse for writing."""
+
+
+class SettingsError(ValueError):
+    """A setting given by the user is invalid; the message names it."""
+
+
+class RawInputError(Exception):
+    """A raw file is missing or cannot be read: the run stops, naming the file and the cause."""
 
 
 class TrainingDataError(Exception):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from helpers import run_cli
 
-from scoring.generate import GenerateOptions, generate
+from scoring.ingest.generate import GenerateOptions, generate
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +28,7 @@ def tiny_warehouse(tiny_export: Path, tmp_path_factory: pytest.TempPathFactory) 
 def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A tiny export and a warehouse after one real night (decisions and snapshot published)."""
     from scoring.config import TrainSettings, resolve_paths
-    from scoring.nightly import run_night
+    from scoring.ops.nightly import run_night
 
     raw = tmp_path_factory.mktemp("night") / "raw"
     generate(raw, GenerateOptions(preset="tiny", seed=3))
@@ -41,7 +41,7 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def demo_night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """The demo export (600 users, 12,000 tracks) after one real night."""
     from scoring.config import TrainSettings, resolve_paths
-    from scoring.nightly import run_night
+    from scoring.ops.nightly import run_night
 
     raw = tmp_path_factory.mktemp("demo-night") / "raw"
     generate(raw, GenerateOptions(preset="demo", seed=7))

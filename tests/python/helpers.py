@@ -50,7 +50,7 @@ def model_record(metrics: dict[str, dict] | None = None, **fields):
     ``metrics`` (policy -> {metric: value}, the rest None) replace them."""
     from datetime import date, datetime
 
-    from scoring.registry import (
+    from scoring.model.registry import (
         INTERVAL_BASELINES,
         POLICIES,
         POLICY_METRICS,
@@ -213,3 +213,14 @@ def promtool_check(text: str) -> str:
     output = (proc.stdout + proc.stderr).strip()
     assert proc.returncode == 0, f"promtool check metrics exited {proc.returncode}:\n{output}"
     return output
+
+
+#: the incremental tables compared between an incremental and a full build, with their keys
+COMPARED_TABLES = {
+    "marts.fct_listens": "listen_id",
+    "marts.training_examples": "listen_id",
+    "marts.user_features_daily": "user_id, feature_date",
+    "marts.track_features_daily": "track_id, feature_date",
+    "marts.user_genre_features_daily": "user_id, genre, feature_date",
+    "marts.global_features_daily": "feature_date",
+}

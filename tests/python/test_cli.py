@@ -104,6 +104,6 @@ def test_lookup_loads_no_model_library(tmp_path: Path):
 
 
 def test_the_nightly_job_loads_no_model_library_until_it_trains():
-    assert _loaded_after("import scoring.nightly, scoring.cli") == set()
+    assert _loaded_after("import scoring.ops.nightly, scoring.cli") == set()
     # the probe can see them: the training step does load scikit-learn
-    assert "sklearn" in _loaded_after("import scoring.model_fit")
+    assert "sklearn" in _loaded_after("import scoring.model.model_fit")

@@ -1,0 +1,74 @@
+"""`skipcache bench` end to end on the tiny preset (figures are not asserted: no timed tests),
+and the pandas peer's feature step against a hand count."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+from helpers import run_cli
+
+from scoring.ingest.generate import GenerateOptions, generate
+from scoring.ops.peer import feature_step
+
+
+def test_bench_runs_every_step_and_writes_json(tmp_path: Path):
+    out = tmp_path / "bench"
+    proc = run_cli("bench", "--preset", "tiny", "--out", str(out), timeout=900)
+    results = json.loads((out / "bench.json").read_text())
+    names = [s["name"] for s in results["steps"]]
+    assert names[0] == "generate tiny preset"
+    assert names[1] == "[1x] full night (empty warehouse)"
+    assert names[2].startswith("[1x] second night (no new data")
+    assert names[3].startswith("[1x] incremental night (+")
+    assert names[4:] == [
+        "[1x] no-data night",
+        "[1x] scoring alone",
+        "[1x] lookup",
+        "[1x] peer: seed feature step (pandas)",
+    ]
+    full = results["steps"][1]
+    assert full["peak_rss_mb"] > 0 and full["detail"]["steps"]["dbt build"] > 0
+    # which models are the heaviest on the tiny preset is timing, not behaviour: check the shape
+    heaviest = full["detail"]["heaviest_models"]
+    assert 0 < len(heaviest) <= 12
+    assert list(heaviest.values()) == sorted(heaviest.values(), reverse=True)
+    assert results["steps"][3]["detail"]["steps"].get("reuse model") is not None
+    assert results["steps"][3]["detail"]["steps"].get("prepare standby") is not None
+    assert results["steps"][5]["detail"]["pairs"] > 0
+    assert results["steps"][6]["detail"]["lookups"] == 100_000
+    assert results["steps"][7]["detail"]["exit_code"] == 0  # under the default memory cap
+    targets = {t["target"] for t in results["targets"]}
+    assert "1x incremental night / full night" in targets
+    assert "1x full night / peer feature step (time)" in targets
+    assert all(isinstance(t["met"], bool) for t in results["targets"])
+    assert results["machine"]["cpus"] >= 1 and results["session_events"]["1x"] > 0
+    assert "met?" in proc.stdout
+
+
+def test_peer_under_a_memory_cap_fails_and_says_so(tmp_path: Path):
+    from scoring.ops.bench import _run_capped
+
+    raw = tmp_path / "raw"
+    generate(raw, GenerateOptions(preset="tiny", seed=2))
+    secs, rss, code, text = _run_capped(
+        [sys.executable, "-m", "scoring.ops.peer", str(raw)], tmp_path / "peer.log", 0.05
+    )
+    assert code != 0 and rss > 0 and secs > 0  # 50 MB of address space: pandas cannot start
+
+
+def test_peer_lets_a_skip_win_and_rates_over_all_rows(tmp_path: Path):
+    raw = tmp_path / "raw"
+    generate(raw, GenerateOptions(preset="tiny", seed=2))
+    frame = feature_step(raw)
+    events = pd.read_json(raw / "sessions.jsonl", lines=True)
+    events = events[events["event_type"].isin(["play", "skip"])]
+    pairs = events.groupby(["session_id", "track_id"])["event_type"].agg(set)
+    assert len(frame) == len(pairs)
+    skipped = pairs.map(lambda kinds: "skip" in kinds)
+    assert int(frame["skipped"].sum()) == int(skipped.sum())
+    by_user = skipped.groupby(events.groupby(["session_id", "track_id"])["user_id"].first()).mean()
+    got = frame.groupby("user_id")["user_skip_rate"].first()
+    assert (got.sort_index() - by_user.sort_index()).abs().max() < 1e-12

@@ -1,0 +1,455 @@
+"""Outcomes, the A/B report, the Prometheus metrics and the dbt docs, on a generated export."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import assert_summary_matches, copy_export, frame, query, run_cli
+
+from scoring.config import DBT_ENV, PROJECT_ROOT, TrainSettings, resolve_paths
+from scoring.ingest.generate import GenerateOptions, generate
+from scoring.ops.nightly import backfill
+
+NIGHTS = ("2024-12-22", "2024-12-29")
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Eight nights replayed on a tiny export (their listens are in it: outcomes exist)."""
+    raw = tmp_path_factory.mktemp("outcomes") / "raw"
+    generate(raw, GenerateOptions(preset="tiny", seed=5))
+    wh = raw.parent / "wh" / "skipcache.duckdb"
+    start, end = (np.datetime64(n).astype(object) for n in NIGHTS)
+    backfill(resolve_paths(raw, wh), TrainSettings(), start, end, quiet=True)
+    return raw, wh
+
+
+def test_ab_daily_summary_agrees_with_a_recomputation(replayed):
+    _, wh = replayed
+    assert assert_summary_matches(wh) == 16  # 8 nights x 2 arms
+
+
+def test_every_request_is_answered_once(replayed):
+    _, wh = replayed
+    (listens,) = query(
+        wh,
+        "select count(*) from marts.fct_listens as l join marts.dim_tracks using (track_id) "
+        f"where l.listen_date between '{NIGHTS[0]}' and '{NIGHTS[1]}'",
+    )[0]
+    (answered,) = query(wh, "select sum(requests) from marts.decision_outcomes")[0]
+    assert answered == listens > 0
+    # a pair decision's requests are exactly its user's listens of its track that night
+    rows = query(
+        wh,
+        """
+        select o.requests, count(l.listen_id)
+        from marts.decision_outcomes as o
+        left join marts.fct_listens as l
+            on l.user_id = o.user_id and l.track_id = o.track_id
+            and l.listen_date = o.decision_date
+        where o.decision_kind = 'pair'
+        group by o.decision_date, o.user_id, o.track_id, o.requests
+        """,
+    )
+    assert all(a == b for a, b in rows)
+
+
+def test_arm_comparison_by_hand(replayed):
+    _, wh = replayed
+    req = frame(wh, "select * from intermediate.int_decision_requests where arm is not null")
+    cov = req[req["answered_by"] == "pair"]
+    stats = {}
+    for arm, g in cov.groupby("arm"):
+        per_user = g.assign(ok=g["is_cached"] == g["is_played_through"]).groupby("user_id")
+        n, y = per_user.size().to_numpy(), per_user["ok"].sum().to_numpy()
+        r, m = y.sum() / n.sum(), len(n)
+        stats[arm] = (r, m / (m - 1) * ((y - r * n) ** 2).sum() / n.sum() ** 2)
+    row = frame(
+        wh, "select * from marts.ab_arm_comparison where metric = 'accuracy' and arm = 'model'"
+    ).iloc[0]
+    (ra, va), (rb, vb) = stats["model"], stats["naive"]
+    assert row["reference_arm"] == "naive"
+    assert math.isclose(row["difference"], ra - rb, abs_tol=1e-12)
+    half = 1.96 * math.sqrt(va + vb)
+    assert math.isclose(row["difference_low"], ra - rb - half, abs_tol=1e-12)
+    assert math.isclose(row["difference_high"], ra - rb + half, abs_tol=1e-12)
+    assert row["nights"] == 8
+
+
+def test_a_rerun_night_replaces_its_outcomes(replayed, tmp_path: Path):
+    raw, wh = replayed
+    copy = tmp_path / "wh" / "skipcache.duckdb"
+    copy.parent.mkdir()
+    copy.write_bytes(wh.read_bytes())
+    before = query(copy, "select count(*), sum(requests) from marts.decision_outcomes")
+    # the same nights again with every user in the naive arm: outcomes follow the new decisions
+    run_cli(
+        "backfill", "--raw-dir", str(raw), "--warehouse", str(copy), "--start", NIGHTS[0],
+        "--end", NIGHTS[1], "--arms", "naive=1", "--quiet",
+    )  # fmt: skip
+    assert query(copy, "select count(*), sum(requests) from marts.decision_outcomes") == before
+    assert query(copy, "select distinct arm from marts.ab_daily_summary") == [("naive",)]
+    assert_summary_matches(copy)
+
+
+CHARTS = ["accuracy_by_arm", "feature_weights", "feature_correlation", "roc", "calibration",
+          "leakage_gap"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report(replayed) -> Path:
+    """`skipcache report` on the replayed warehouse: reports/<last night>/."""
+    _, wh = replayed
+    proc = run_cli("report", "--warehouse", str(wh))
+    out = wh.parent / "reports" / NIGHTS[1]
+    assert str(out) in proc.stdout
+    return out
+
+
+def test_report_has_the_charts_and_the_verdict(report):
+    for chart in CHARTS:
+        data = (report / f"{chart}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, chart
+        assert f"]({chart}.png)" in (report / "summary.md").read_text()
+    summary = (report / "summary.md").read_text()
+    assert "## Verdict" in summary and "naive" in summary
+    assert "The gap is leakage, not skill." in summary
+    # 40 users in two arms: too few to name a winner, and the verdict says so
+    assert "**Too little data to pick a winner.**" in summary
+    assert "right more often" not in summary and "right less often" not in summary
+    for words in ["users assigned", "covered by a pair decision", "which includes zero",
+                  "daily_cost", "the user's past skip rate"]:  # fmt: skip
+        assert words in summary, words
+    index = (report.parent / "index.html").read_text()
+    assert f'href="{NIGHTS[1]}/index.html"' in index
+
+
+def test_report_charts_are_drawn_from_the_warehouse(replayed, report):
+    """Each chart's numbers (charts.json), checked against the warehouse, not its pixels."""
+    from sklearn.metrics import roc_auc_score
+
+    from scoring.model.features import FEATURES, prepare
+
+    _, wh = replayed
+    charts = json.loads((report / "charts.json").read_text())
+    assert set(charts) == {f"{c}.png" for c in CHARTS}
+
+    # accuracy_by_arm: every (night, arm) of ab_daily_summary is a point with the requests
+    # behind it and an interval around it, or is listed as a night without data
+    arms = charts["accuracy_by_arm.png"]
+    summary = frame(wh, "select * from marts.ab_daily_summary")
+    for panel, count in [("accuracy", "covered_requests"), ("cache_hit_rate", "requests")]:
+        drawn = {(p["night"], p["arm"]): p for p in arms["panels"][panel]["points"]}
+        missing = {(p["night"], p["arm"]) for p in arms["panels"][panel]["missing"]}
+        assert len(drawn) + len(missing) == len(summary)
+        for _, row in summary.iterrows():
+            key = (f"{row['decision_date']:%Y-%m-%d}", row["arm"])
+            if row[count] == 0:
+                assert key in missing, key
+                continue
+            point = drawn[key]
+            assert point["n"] == row[count]
+            assert math.isclose(point["value"], row[panel], abs_tol=1e-12)
+            assert point["low"] <= point["value"] <= point["high"]
+    covered = frame(
+        wh,
+        "select decision_date, avg(is_played_through::int) as rate, count(*) as n "
+        "from intermediate.int_decision_requests where answered_by = 'pair' and arm is not null "
+        "group by 1",
+    )
+    refs = {r["night"]: r for r in arms["references"]}
+    assert len(refs) == len(covered)
+    for _, row in covered.iterrows():
+        ref = refs[f"{row['decision_date']:%Y-%m-%d}"]
+        assert ref["n"] == row["n"] and math.isclose(ref["always_play"], row["rate"])
+
+    # the model reported on, and its weights
+    version = charts["feature_weights.png"]["model_version"]
+    weights = dict(query(wh, f"select feature, weight from ml.model_weights "
+                             f"where model_version = '{version}'"))  # fmt: skip
+    assert charts["feature_weights.png"]["weights"] == pytest.approx(weights, abs=1e-12)
+    model = frame(wh, f"select * from ml.model_registry where model_version = '{version}'")
+    model = model.iloc[0]
+
+    # the correlation matrix, recomputed with pandas on the model's training rows
+    corr = charts["feature_correlation.png"]
+    assert corr["features"] == FEATURES and corr["model_version"] == version
+    rows = frame(
+        wh,
+        f"select * from marts.training_examples where listen_date between "
+        f"'{model['train_start_date']:%Y-%m-%d}' and '{model['fit_end_date']:%Y-%m-%d}' "
+        f"order by listen_date desc, listen_id limit {int(model['train_rows'])}",
+    )
+    assert corr["rows"] == len(rows) > 0
+    expected = pd.DataFrame(prepare(rows), columns=FEATURES).corr().to_numpy()
+    got = np.array([[np.nan if v is None else v for v in r] for r in corr["matrix"]], float)
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+
+    # ROC: the model's hold-out AUC is the registry's; always play is the diagonal
+    roc = charts["roc.png"]
+    holdout = frame(
+        wh,
+        f"select h.p_play, not t.is_skipped as y from ml.holdout_predictions as h join "
+        f"marts.training_examples as t using (listen_id) where h.model_version = '{version}'",
+    )
+    assert roc["listens"] == len(holdout) == model["holdout_rows"]
+    assert roc["played_through"] == holdout["y"].sum()
+    auc = roc_auc_score(holdout["y"].astype(int), holdout["p_play"])
+    assert math.isclose(roc["curves"]["model"]["auc"], auc, abs_tol=1e-12)
+    assert math.isclose(roc["curves"]["model"]["auc"], model["model_roc_auc"], abs_tol=1e-9)
+    assert roc["curves"]["constant"]["auc"] == 0.5
+    # calibration: every hold-out listen is in one bin of each policy
+    for policy, bins in charts["calibration.png"]["bins"].items():
+        assert sum(b["n"] for b in bins) == len(holdout), policy
+
+    # leakage gap: the registry's figures, with the always-play and user-history references
+    registry = frame(wh, "select * from ml.model_registry")
+    drawn = {m["model_version"]: m for m in charts["leakage_gap.png"]["models"]}
+    assert set(drawn) == set(registry["model_version"])
+    for _, row in registry.iterrows():
+        for key in ["seed_replica_accuracy", "model_accuracy", "constant_accuracy",
+                    "user_history_accuracy"]:  # fmt: skip
+            assert math.isclose(drawn[row["model_version"]][key], row[key]), key
+
+
+def test_report_html_is_self_contained_and_says_the_same(report):
+    import base64
+    import html
+    import re
+
+    page = (report / "index.html").read_text()
+    images = re.findall(r'<img src="data:image/png;base64,([^"]+)"[^>]*data-file="([^"]+)"', page)
+    assert [file for _, file in images] == [f"{c}.png" for c in CHARTS]
+    for encoded, file in images:
+        assert base64.b64decode(encoded) == (report / file).read_bytes(), file
+    # nothing to fetch: no script, no link, no source other than the inlined images
+    assert "<script" not in page and "<link" not in page
+    assert not re.findall(r'(?:src|href)="(?!data:)', page)
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    for paragraph in (report / "summary.md").read_text().split("\n\n"):
+        plain = paragraph.strip().replace("**", "")
+        if plain and not plain.startswith(("|", "#", "!", "-")):
+            assert plain in text, plain[:80]
+
+
+def _chromium() -> str:
+    import shutil
+
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.skip(
+            "chromium is absent: install it with `apt-get install -y --no-install-recommends "
+            "chromium` (.ci/run does so in CI) to render the report in a real browser"
+        )
+    return found
+
+
+def test_report_renders_in_headless_chromium(report, tmp_path: Path):
+    """Open index.html in real headless Chromium: every image loads and decodes, and the
+    screenshot shows a rendered page."""
+    import re
+    import subprocess
+
+    from PIL import Image
+
+    browser = _chromium()
+    # a copy with a probe that writes, once loaded, how many images decoded into the DOM
+    probe = (
+        "<script>window.addEventListener('load', () => {"
+        "const images = Array.from(document.images);"
+        "document.body.dataset.images = images.length;"
+        "document.body.dataset.decoded = images.filter("
+        "i => i.complete && i.naturalWidth > 0 && i.naturalHeight > 0).length;});</script>"
+    )
+    page = tmp_path / "index.html"
+    page.write_text((report / "index.html").read_text().replace("</body>", probe + "</body>"))
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        profile = tmp_path / f"profile-{len(list(tmp_path.iterdir()))}"
+        return subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=10000",
+             *extra, page.as_uri()],
+            capture_output=True, text=True, timeout=180, check=True,
+        )  # fmt: skip
+
+    dom = run("--dump-dom").stdout
+    assert f'data-images="{len(CHARTS)}"' in dom, dom[-500:]
+    assert f'data-decoded="{len(CHARTS)}"' in dom
+    assert len(re.findall(r"<img ", dom)) == len(CHARTS)
+    shot = tmp_path / "shot.png"
+    run(f"--screenshot={shot}", "--window-size=1280,2400")
+    image = Image.open(shot)
+    assert image.size == (1280, 2400)
+    colours = image.convert("RGB").getcolors(maxcolors=1_000_000)
+    assert colours is not None and len(colours) > 50  # text, tables and charts, not a blank page
+
+
+def test_report_on_an_empty_warehouse_is_a_clear_error(tmp_path: Path):
+    proc = run_cli("report", "--warehouse", str(tmp_path / "none.duckdb"), check=False)
+    assert proc.returncode == 2 and "no warehouse there" in proc.stderr
+
+
+def _families(text: str) -> dict:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def test_nightly_writes_prometheus_metrics(replayed, tmp_path: Path):
+    raw, wh = replayed
+    copy = tmp_path / "wh" / "skipcache.duckdb"
+    copy.parent.mkdir()
+    copy.write_bytes(wh.read_bytes())
+    run_cli("nightly", "--raw-dir", str(raw), "--warehouse", str(copy), "--quiet")
+    prom = copy.parent / "metrics" / "skipcache.prom"
+    text = prom.read_text()
+    families = _families(text)
+    assert all(name.startswith("skipcache_") for name in families)
+    for name in families:
+        assert f"# HELP {name} " in text and f"# TYPE {name} gauge" in text
+    value = {f.name: {tuple(sorted(s.labels.items())): s.value for s in f.samples}
+             for f in families.values()}  # fmt: skip
+    assert value["skipcache_last_run_success"][()] == 1
+    assert value["skipcache_run_duration_seconds"][()] > 0
+    assert (("step", "dbt build"),) in value["skipcache_step_duration_seconds"]
+    assert (
+        value["skipcache_rows"][(("stage", "fct_listens"),)]
+        == query(copy, "select count(*) from marts.fct_listens")[0][0]
+    )
+    assert value["skipcache_quarantined_lines"][(("entity", "sessions"),)] == 0
+    assert 0 < value["skipcache_holdout_auc"][(("policy", "model"),)] < 1
+    assert value["skipcache_model_promoted"][()] in (0, 1)
+    assert sum(value["skipcache_decisions"].values()) > 0
+    assert 0 < value["skipcache_user_coverage_ratio"][()] <= 1
+    success = value["skipcache_last_success_timestamp_seconds"][()]
+    assert not [p for p in prom.parent.iterdir() if p.name != "skipcache.prom"]
+
+    # a failed night says so and keeps the time of the last success
+    broken = copy_export(raw, tmp_path / "broken")
+    (broken / "tracks.jsonl").unlink()
+    proc = run_cli("nightly", "--raw-dir", str(broken), "--warehouse", str(copy), check=False)
+    assert proc.returncode == 2
+    failed = _families(prom.read_text())
+    assert failed["skipcache_last_run_success"].samples[0].value == 0
+    assert failed["skipcache_last_success_timestamp_seconds"].samples[0].value == success
+
+
+def test_docs_catalog_lists_the_marts_and_describes_every_column(replayed):
+    _, wh = replayed
+    run_cli("docs", "--warehouse", str(wh))
+    docs = wh.parent / "docs"
+    catalog = json.loads((docs / "catalog.json").read_text())
+    manifest = json.loads((docs / "manifest.json").read_text())
+    assert "model.skipcache.fct_listens" in catalog["nodes"]
+    assert "source.skipcache.decisions.cache_decisions" in catalog["sources"]
+    assert (docs / "static_index.html").stat().st_size > 100_000
+    undocumented = []
+    for uid, node in manifest["nodes"].items():
+        if node["resource_type"] != "model" or node["fqn"][1] != "marts":
+            continue
+        assert node["description"].strip(), uid
+        for column in catalog["nodes"][uid]["columns"]:
+            if not node["columns"].get(column, {}).get("description"):
+                undocumented.append(f"{node['name']}.{column}")
+    assert undocumented == []
+    exposures = {e["name"] for e in manifest["exposures"].values()}
+    assert exposures == {"cache_service", "ab_report"}
+
+
+RAW_FILES = ["sessions", "tracks", "users", "artists", "track_storage"]
+DECISION_GRAINS = {
+    "cache_decisions": ["decision_date", "user_id", "track_id"],
+    "track_default_decisions": ["decision_date", "track_id"],
+    "user_arms": ["decision_date", "user_id"],
+}
+
+
+def test_docs_lineage_starts_at_the_raw_files(replayed, report):
+    """The docs' lineage runs from the five files to the decisions and outcomes; sources carry
+    columns and descriptions; the decision tables have grain tests; the home page is ours;
+    exposures link to files that exist beside the docs."""
+    _, wh = replayed
+    docs = wh.parent / "docs"
+    if not (docs / "manifest.json").exists():
+        run_cli("docs", "--warehouse", str(wh))
+    manifest = json.loads((docs / "manifest.json").read_text())
+    catalog = json.loads((docs / "catalog.json").read_text())
+    landing = manifest["nodes"]["model.skipcache.base_pozytywka__raw_lines"]
+    raw = [f"source.skipcache.pozytywka.{name}" for name in RAW_FILES]
+    assert sorted(landing["depends_on"]["nodes"]) == sorted(raw)
+    for uid in raw:
+        source = manifest["sources"][uid]
+        assert source["description"].strip() and source["columns"], uid
+        assert all(c["description"].strip() for c in source["columns"].values()), uid
+        # the raw files reach the outcomes through the graph
+        assert "model.skipcache.base_pozytywka__raw_lines" in manifest["child_map"][uid]
+    for table, grain in DECISION_GRAINS.items():
+        uid = f"source.skipcache.decisions.{table}"
+        source = manifest["sources"][uid]
+        assert source["description"].strip(), uid
+        for column in catalog["sources"][uid]["columns"]:
+            assert source["columns"].get(column, {}).get("description", "").strip(), (
+                f"{table}.{column} has no description"
+            )
+        tests = [manifest["nodes"][t] for t in manifest["child_map"][uid] if t.startswith("test.")]
+        grains = [
+            t["test_metadata"]["kwargs"]["columns"]
+            for t in tests
+            if t["test_metadata"]["name"] == "unique_combination"
+        ]
+        assert grain in grains, f"{table} has no grain test on {grain}"
+    overview = manifest["docs"]["doc.skipcache.__overview__"]
+    assert "How to read the graph" in overview["block_contents"]
+    assert "How to read the graph" in (docs / "static_index.html").read_text()
+    for exposure in manifest["exposures"].values():
+        url = exposure["url"]
+        assert url and not url.startswith("file:"), exposure["name"]
+        if not url.startswith(("http://", "https://")):
+            assert (docs / url).resolve().is_file(), f"{exposure['name']}: {url} is missing"
+
+
+def test_source_freshness_of_sessions_reads_the_newest_event(replayed, tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    raw, wh = replayed
+    copy = tmp_path / "skipcache.duckdb"
+    copy.write_bytes(wh.read_bytes())
+    target = tmp_path / "target"
+    dbt = Path(sys.executable).with_name("dbt")
+    proc = subprocess.run(
+        [str(dbt), "source", "freshness", "--project-dir", str(PROJECT_ROOT), "--profiles-dir",
+         str(PROJECT_ROOT), "--target-path", str(target), "--log-path", str(tmp_path / "logs"),
+         "--vars", json.dumps({"raw_dir": str(raw)})],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "SKIPCACHE_WAREHOUSE": str(copy), **DBT_ENV},
+    )  # fmt: skip
+    result = json.loads((target / "sources.json").read_text())["results"]
+    (sessions,) = [r for r in result if r["unique_id"] == "source.skipcache.pozytywka.sessions"]
+    newest = query(copy, "select max(event_at) from staging.stg_pozytywka__sessions")[0][0]
+    assert sessions["max_loaded_at"].startswith(newest.strftime("%Y-%m-%dT%H:%M:%S"))
+    # a generated export ends on 2024-12-31: far older than the 72-hour error threshold
+    assert sessions["status"] == "error" and proc.returncode == 1
+    assert sessions["criteria"]["error_after"] == {"count": 72, "period": "hour"}
+
+
+def test_every_request_is_answered_by_the_policy_through_the_service(replayed):
+    """Before: only the candidate pairs had the policy's answer; the rest got the track's
+    default. The service's snapshot answers every request of every night by the policy."""
+    from scoring.decide.coverage import night_coverage
+
+    rows = night_coverage(replayed[1])
+    assert len(rows) == 8 and all(r["requests"] > 0 for r in rows)
+    before = sum(r["before_pair_share"] * r["requests"] for r in rows)
+    assert before < sum(r["requests"] for r in rows)  # the defaults answered some before
+    for r in rows:
+        assert r["after_policy_share"] == 1.0, r
+        assert set(r["after_sources"]) <= {"pair", "model", "cold_start"}
