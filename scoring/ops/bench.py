@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import random
-import re
 import shutil
 import subprocess
 import sys
@@ -27,11 +26,7 @@ from scoring.config import DBT_ENV
 from scoring.decide.serving import SnapshotReader, read_manifest
 from scoring.ingest.rawfiles import SESSIONS_DIR, SINGLE_FILES, discover
 from scoring.model.sql_scoring import p_play_sql
-
-STEP_LINE = re.compile(
-    r"^(prepare standby|dbt build|train and evaluate|reuse model|score and decide|publish|total)"
-    r"\s+([\d.]+)s$"
-)
+from scoring.ops.nightly import parse_steps
 
 
 @dataclass
@@ -61,10 +56,6 @@ def _run(cmd: list[str], log: Path) -> tuple[float, float, str]:
 
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "scoring", *args]
-
-
-def _night_steps(text: str) -> dict[str, float]:
-    return {m[1]: float(m[2]) for line in text.splitlines() if (m := STEP_LINE.match(line.strip()))}
 
 
 def _dbt_breakdown(home: Path, top: int = 12) -> dict:
@@ -253,7 +244,7 @@ def bench_export(
         secs, rss, text = _run(night, logs / f"{log}-{label}.log")
         step = Step(
             f"[{label}] {name}", secs, rss,
-            {"steps": _night_steps(text), **_dbt_breakdown(warehouse.parent)},
+            {"steps": parse_steps(text), **_dbt_breakdown(warehouse.parent)},
         )  # fmt: skip
         steps.append(step)
         with (work / "partial.jsonl").open("a") as f:  # a crash later keeps what was measured

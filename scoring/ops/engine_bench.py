@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -22,10 +21,7 @@ import time
 from pathlib import Path
 
 from scoring.config import DBT_ENV, PROJECT_ROOT
-
-STEP = re.compile(
-    r"^(dbt build|train and evaluate|reuse model|score and decide|publish|total)\s+([0-9.]+)s$"
-)
+from scoring.ops.nightly import parse_steps
 
 
 def _run(args: list[str]) -> dict:
@@ -43,11 +39,7 @@ def _run(args: list[str]) -> dict:
     wall = time.perf_counter() - started
     if proc.returncode:
         raise RuntimeError(f"skipcache {' '.join(args)} failed:\n{out[-4000:]}")
-    steps = {}
-    for line in out.splitlines():
-        m = STEP.match(line.strip())
-        if m:
-            steps[m.group(1)] = float(m.group(2))
+    steps = parse_steps(out)
     return {"wall_s": round(wall, 1), "steps": steps, "output_tail": out[-1500:]}
 
 

@@ -6,6 +6,7 @@ goes live only when every step succeeded; the writer lock keeps a second run out
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 import uuid
@@ -198,6 +199,17 @@ def run_night(
     return format_night_summary(
         paths, report, accounts, counts, manifest, run_id, steps.done, steps.elapsed()
     )
+
+
+#: a step's line at the end of the summary ("dbt build              12.3s"), as the benches read it
+STEP_LINE = re.compile(r"^([a-z][a-z ]*[a-z])\s+([0-9]+\.[0-9])s$")
+
+
+def parse_steps(summary: str) -> dict[str, float]:
+    """The seconds of each step (and the total) from a night's summary text."""
+    return {
+        m[1]: float(m[2]) for line in summary.splitlines() if (m := STEP_LINE.match(line.strip()))
+    }
 
 
 def format_night_summary(

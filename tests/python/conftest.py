@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import run_cli
+from helpers import REPLAYED_NIGHTS, run_cli
 
 from scoring.ingest.generate import GenerateOptions, generate
 
@@ -47,4 +47,20 @@ def demo_night(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     generate(raw, GenerateOptions(preset="demo", seed=7))
     wh = raw.parent / "wh" / "skipcache.duckdb"
     run_night(resolve_paths(raw, wh), TrainSettings(), None, quiet=True)
+    return raw, wh
+
+
+@pytest.fixture(scope="session")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """Eight nights replayed on a tiny export (their listens are in it: outcomes exist)."""
+    from datetime import date
+
+    from scoring.config import TrainSettings, resolve_paths
+    from scoring.ops.nightly import backfill
+
+    raw = tmp_path_factory.mktemp("outcomes") / "raw"
+    generate(raw, GenerateOptions(preset="tiny", seed=5))
+    wh = raw.parent / "wh" / "skipcache.duckdb"
+    start, end = (date.fromisoformat(n) for n in REPLAYED_NIGHTS)
+    backfill(resolve_paths(raw, wh), TrainSettings(), start, end, quiet=True)
     return raw, wh

@@ -224,3 +224,6 @@ COMPARED_TABLES = {
     "marts.user_genre_features_daily": "user_id, genre, feature_date",
     "marts.global_features_daily": "feature_date",
 }
+
+#: the nights of the session fixture `replayed` (conftest.py)
+REPLAYED_NIGHTS = ("2024-12-22", "2024-12-29")

@@ -31,7 +31,7 @@ from scoring.model.features import prepare
 from scoring.model.registry import load_model
 from scoring.model.sql_scoring import p_play_sql
 from scoring.model.train_and_gate import TrainReport
-from scoring.ops.nightly import Steps, format_night_summary, run_night
+from scoring.ops.nightly import Steps, format_night_summary, parse_steps, run_night
 
 DECISION_KEY = "decision_date, user_id, track_id"
 
@@ -393,6 +393,8 @@ def test_the_night_summary_text(tmp_path: Path):
         "dbt build              12.3s",
         "total                  20.0s",
     ]
+    # the benches read the steps back from the text (skipcache bench, engine_bench)
+    assert parse_steps(text) == {"prepare standby": 0.0, "dbt build": 12.3, "total": 20.0}
     # a train-only night (no counts, no snapshot) stops after the verdict
     short = format_night_summary(paths, report, accounts, None, None, "run1", [], 1.0)
     assert "arm model" not in short and "published" not in short

@@ -9,24 +9,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import assert_summary_matches, copy_export, frame, query, run_cli
+from helpers import (
+    REPLAYED_NIGHTS,
+    assert_summary_matches,
+    copy_export,
+    frame,
+    query,
+    run_cli,
+)
 
-from scoring.config import DBT_ENV, PROJECT_ROOT, TrainSettings, resolve_paths
-from scoring.ingest.generate import GenerateOptions, generate
-from scoring.ops.nightly import backfill
+from scoring.config import DBT_ENV, PROJECT_ROOT
 
-NIGHTS = ("2024-12-22", "2024-12-29")
-
-
-@pytest.fixture(scope="module")
-def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Eight nights replayed on a tiny export (their listens are in it: outcomes exist)."""
-    raw = tmp_path_factory.mktemp("outcomes") / "raw"
-    generate(raw, GenerateOptions(preset="tiny", seed=5))
-    wh = raw.parent / "wh" / "skipcache.duckdb"
-    start, end = (np.datetime64(n).astype(object) for n in NIGHTS)
-    backfill(resolve_paths(raw, wh), TrainSettings(), start, end, quiet=True)
-    return raw, wh
+NIGHTS = REPLAYED_NIGHTS
 
 
 def test_ab_daily_summary_agrees_with_a_recomputation(replayed):
@@ -439,17 +433,3 @@ def test_source_freshness_of_sessions_reads_the_newest_event(replayed, tmp_path:
     # a generated export ends on 2024-12-31: far older than the 72-hour error threshold
     assert sessions["status"] == "error" and proc.returncode == 1
     assert sessions["criteria"]["error_after"] == {"count": 72, "period": "hour"}
-
-
-def test_every_request_is_answered_by_the_policy_through_the_service(replayed):
-    """Before: only the candidate pairs had the policy's answer; the rest got the track's
-    default. The service's snapshot answers every request of every night by the policy."""
-    from scoring.decide.coverage import night_coverage
-
-    rows = night_coverage(replayed[1])
-    assert len(rows) == 8 and all(r["requests"] > 0 for r in rows)
-    before = sum(r["before_pair_share"] * r["requests"] for r in rows)
-    assert before < sum(r["requests"] for r in rows)  # the defaults answered some before
-    for r in rows:
-        assert r["after_policy_share"] == 1.0, r
-        assert set(r["after_sources"]) <= {"pair", "model", "cold_start"}

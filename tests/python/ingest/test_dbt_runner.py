@@ -1,0 +1,71 @@
+"""dbt in-process (scoring/ingest/dbt_runner.py): a failure names its nodes, and the DuckDB file
+is released when dbt returns, so that the caller can rename it or another process open it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from scoring.errors import DbtError
+from scoring.ingest.dbt_runner import _describe_failure, dbt_vars, run_dbt
+
+
+@pytest.fixture
+def restored_environment():
+    """run_dbt sets the environment of the process's dbt runs: keep it out of other tests."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def _node(name: str, status: str, message: str | None) -> SimpleNamespace:
+    return SimpleNamespace(status=status, node=SimpleNamespace(name=name), message=message)
+
+
+def test_a_failure_names_each_failed_node_and_its_message():
+    result = SimpleNamespace(exception=None, result=SimpleNamespace(results=[
+        _node("fct_listens", "success", None),
+        _node("unique_fct_listens_listen_id", "fail", "Got 3 results, configured to fail if != 0"),
+        _node("dim_users", "error", "Binder Error: column x not found"),
+    ]))  # fmt: skip
+    assert _describe_failure("build", result) == (
+        "dbt build failed: unique_fct_listens_listen_id: Got 3 results, configured to fail if "
+        "!= 0; dim_users: Binder Error: column x not found"
+    )
+    crashed = SimpleNamespace(exception=RuntimeError("Compilation Error in model x"), result=None)
+    assert _describe_failure("run", crashed) == "dbt run failed: Compilation Error in model x"
+    assert _describe_failure("build", SimpleNamespace(exception=None, result=None)) == (
+        "dbt build failed: see the dbt log above"
+    )
+
+
+def test_the_vars_of_a_run_are_stable():
+    assert dbt_vars(Path("/raw")) == dbt_vars(Path("/raw")) == {"raw_dir": "/raw"}
+    assert dbt_vars(Path("/raw"), {"x": 1}) == {"raw_dir": "/raw", "x": 1}
+
+
+def test_dbt_runs_on_the_given_file_and_releases_it(tmp_path: Path, restored_environment):
+    database = tmp_path / "wh" / "skipcache.duckdb"
+    database.parent.mkdir()
+    run = dict(database=database, target_path=tmp_path / "target", log_path=tmp_path / "logs",
+               variables=dbt_vars(tmp_path / "raw"), quiet=True)  # fmt: skip
+    result = run_dbt(["show", "--inline", "select 42 as answer"], decision_dates=[date(2025, 1, 2)],
+                     **run)  # fmt: skip
+    assert result is not None and os.environ["SKIPCACHE_DECISION_DATES"] == "2025-01-02"
+    assert os.environ["SKIPCACHE_WAREHOUSE"] == str(database)
+    # another process may write the file now: dbt-duckdb's instance was closed
+    subprocess.run(
+        [sys.executable, "-c",
+         f"import duckdb; duckdb.connect({str(database)!r}).execute('create table t (x int)')"],
+        check=True, timeout=60,
+    )  # fmt: skip
+    with pytest.raises(DbtError, match=r"(?s)^dbt show failed: .*no_such_table does not exist"):
+        run_dbt(["show", "--inline", "select * from no_such_table"], **run)
+    assert os.environ["SKIPCACHE_DECISION_DATES"] == ""  # never lingers into the next run
