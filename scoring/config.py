@@ -18,6 +18,12 @@ DEFAULT_RAW_DIR = PROJECT_ROOT / "data" / "raw" / "demo"
 DEFAULT_WAREHOUSE = PROJECT_ROOT / "warehouse" / "skipcache.duckdb"
 
 
+def is_threshold(value: float) -> bool:
+    """A threshold is a probability: within [0, 1] (NaN is not). Checked for the environment
+    here and for --threshold in policy.DecisionSettings."""
+    return 0.0 <= value <= 1.0
+
+
 def _threshold_from_env() -> float:
     """SKIPCACHE_THRESHOLD, or 0.5; a value that is not a number in [0, 1] stops the program
     with one line naming the variable (it is read at import, before any command runs)."""
@@ -26,7 +32,7 @@ def _threshold_from_env() -> float:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not 0.0 <= value <= 1.0:
+    if not is_threshold(value):
         raise SystemExit(f"skipcache: SKIPCACHE_THRESHOLD must be a number in [0, 1], got {text!r}")
     return value
 

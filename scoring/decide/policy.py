@@ -27,7 +27,7 @@ from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
 
-from scoring.config import DEFAULT_THRESHOLD
+from scoring.config import DEFAULT_THRESHOLD, is_threshold
 from scoring.errors import SettingsError
 
 MODEL, NAIVE, HOLDOUT = "model", "naive", "holdout"
@@ -54,7 +54,7 @@ class DecisionSettings:
             raise SettingsError(
                 f"--arms: shares must be of model/naive/holdout and sum to 1, got {self.arm_shares}"
             )
-        if not 0.0 <= self.threshold <= 1.0:
+        if not is_threshold(self.threshold):
             raise SettingsError(f"--threshold must be within [0, 1], got {self.threshold}")
 
 
