@@ -314,7 +314,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "serve":
         return _serve(paths, args)
     if args.command == "report":
-        from scoring.ops.report import write_report
+        from scoring.ops.report.page import write_report
 
         out = write_report(paths)
         print(f"report written to {out} (summary.md and charts)")

@@ -64,3 +64,13 @@ def replayed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     start, end = (date.fromisoformat(n) for n in REPLAYED_NIGHTS)
     backfill(resolve_paths(raw, wh), TrainSettings(), start, end, quiet=True)
     return raw, wh
+
+
+@pytest.fixture(scope="session")
+def report(replayed) -> Path:
+    """`skipcache report` on the replayed warehouse: reports/<last night>/."""
+    _, wh = replayed
+    proc = run_cli("report", "--warehouse", str(wh))
+    out = wh.parent / "reports" / REPLAYED_NIGHTS[1]
+    assert str(out) in proc.stdout
+    return out

@@ -227,3 +227,13 @@ COMPARED_TABLES = {
 
 #: the nights of the session fixture `replayed` (conftest.py)
 REPLAYED_NIGHTS = ("2024-12-22", "2024-12-29")
+
+#: the charts of `skipcache report`, each a PNG with its numbers in charts.json
+REPORT_CHARTS = [
+    "accuracy_by_arm",
+    "feature_weights",
+    "feature_correlation",
+    "roc",
+    "calibration",
+    "leakage_gap",
+]

@@ -1,24 +1,16 @@
-"""The report's verdict and page on hand-made numbers: what it says, and what it refuses to say."""
+"""The report's verdict (scoring/ops/report/verdict.py) on hand-made numbers: what it says, and
+what it refuses to say."""
 
 from __future__ import annotations
 
-import math
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
 from helpers import model_record
 
-from scoring.ops.report import (
-    Block,
-    ReportData,
-    render_html,
-    render_markdown,
-    served_blocks,
-    verdict,
-    wilson,
-)
+from scoring.ops.report.data import ReportData
+from scoring.ops.report.verdict import verdict
 
 
 def _comparison(metric: str, value: float, ref: float, low: float, high: float, users: int,
@@ -127,44 +119,6 @@ def test_no_outcome_yet():
     data = _data()
     data.comparison = data.comparison.iloc[0:0]
     assert verdict(data)[0].startswith("**No A/B outcome yet.**")
-
-
-def test_wilson_interval():
-    assert all(math.isnan(v) for v in wilson(0, 0))  # no observations
-    low, high = wilson(10, 10)
-    assert high == 1.0 and 0.69 < low < 0.73
-    low, high = wilson(5, 10)
-    assert low < 0.5 < high and abs((0.5 - low) - (high - 0.5)) < 1e-12
-
-
-def test_served_section_sums_counts_and_recomputes_rates():
-    assert served_blocks(None) == [] and served_blocks(pd.DataFrame()) == []
-    served = pd.DataFrame({
-        "decision_date": pd.to_datetime(["2024-12-30", "2024-12-31", "2024-12-31"]),
-        "endpoint": ["abtest", "abtest", "naive"], "arm": ["model", "model", None],
-        "answers": pd.array([10, 30, 5], dtype="int64"),
-        "listened_answers": pd.array([4, 6, 1], dtype="int64"),
-        "cache_hits": pd.array([2, 6, 1], dtype="int64"),
-        "cache_hit_rate": [0.5, 1.0, 1.0], "accuracy": [0.25, 0.5, 1.0],
-    })  # fmt: skip
-    blocks = served_blocks(served)
-    assert blocks[0].text == "What was served"
-    table = blocks[-1]
-    rows = {r[0]: dict(zip(table.columns, r, strict=True)) for r in table.items}
-    assert rows["model"]["answers"] == "40" and rows["model"]["listened_answers"] == "10"
-    assert rows["model"]["cache_hit_rate"] == "80.0%"  # 8 / 10, not the mean of 50% and 100%
-    assert rows["model"]["accuracy"] == "40.0%"  # (0.25 * 4 + 0.5 * 6) / 10
-    assert "(no arm)" in rows
-
-
-def test_page_inlines_images_and_escapes_text(tmp_path: Path):
-    (tmp_path / "a.png").write_bytes(b"\x89PNG\r\n\x1a\nfake")
-    blocks = [Block("h1", "T"), Block("p", "**Bold** <b>not html</b>"),
-              Block("img", "A chart", items=["a.png"])]  # fmt: skip
-    page = render_html(blocks, tmp_path)
-    assert "<strong>Bold</strong> &lt;b&gt;not html&lt;/b&gt;" in page
-    assert 'src="data:image/png;base64,iVBORw0KGgpmYWtl"' in page
-    assert "![A chart](a.png)" in render_markdown(blocks)
 
 
 @pytest.mark.parametrize("users", [29, 30])
