@@ -11,7 +11,7 @@ after a final newline.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,27 +125,24 @@ def _repeat(value: str, n: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, pa.string()), n)
 
 
-def land_file(f: RawFile) -> pa.Table:
-    """All physical lines of one raw file as an Arrow table (zero-copy over the file's bytes).
+#: Bytes read from a raw file at a time: the landing's memory is a few chunks, whatever the
+#: size of the file or of the export (a line longer than a chunk is read whole).
+CHUNK_BYTES = 64 * 2**20
 
-    The signature is taken before the bytes are read: a file that grows meanwhile (a log being
-    appended to) then has another signature at the next build and is landed again in full.
-    """
-    try:
-        signature = f.signature()
-        data = f.path.read_bytes()
-    except OSError as exc:
-        raise RawInputError(f"{f.source_file}: cannot be read ({exc.strerror or exc})") from exc
+
+def _batch(f: RawFile, signature: str, data: bytes, first_line: int) -> pa.RecordBatch:
+    """The lines of ``data`` (whole lines of ``f``, from line ``first_line``) as a batch,
+    zero-copy over the bytes."""
     offsets, n = split_lines(data)
     lines = pa.LargeBinaryArray.from_buffers(
         pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
-    return pa.table(
+    return pa.record_batch(
         [
             _repeat(f.entity, n),
             _repeat(f.source_file, n),
             _repeat(signature, n),
-            pa.array(np.arange(1, n + 1, dtype=np.int64)),
+            pa.array(np.arange(first_line, first_line + n, dtype=np.int64)),
             pa.array(blank_lines(data, offsets)),
             lines,
         ],
@@ -153,7 +150,39 @@ def land_file(f: RawFile) -> pa.Table:
     )
 
 
-def land(raw_dir: str | os.PathLike[str], loaded: dict[str, str] | None = None) -> pa.Table:
+def land_file_batches(f: RawFile, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa.RecordBatch]:
+    """All physical lines of one raw file, as batches of whole lines read ``chunk_bytes`` at a
+    time (numbered on from one batch to the next).
+
+    The signature is taken before the bytes are read: a file that grows meanwhile (a log being
+    appended to) then has another signature at the next build and is landed again in full.
+    """
+    try:
+        signature = f.signature()
+        with f.path.open("rb") as stream:
+            line, carry = 1, b""
+            while chunk := stream.read(chunk_bytes):
+                data = carry + chunk
+                end = data.rfind(b"\n") + 1  # the chunk's whole lines; the rest waits
+                if end:
+                    batch = _batch(f, signature, data[:end], line)
+                    line += batch.num_rows
+                    yield batch
+                carry = data[end:]
+            if carry:  # the last line, without a final newline
+                yield _batch(f, signature, carry, line)
+    except OSError as exc:
+        raise RawInputError(f"{f.source_file}: cannot be read ({exc.strerror or exc})") from exc
+
+
+def land_file(f: RawFile, chunk_bytes: int = CHUNK_BYTES) -> pa.Table:
+    """All physical lines of one raw file as an Arrow table (tests; the models stream)."""
+    return pa.Table.from_batches(list(land_file_batches(f, chunk_bytes)), schema=LANDING_SCHEMA)
+
+
+def land(
+    raw_dir: str | os.PathLike[str], loaded: dict[str, str] | None = None
+) -> pa.RecordBatchReader:
     """Lines of every raw file whose signature differs from ``loaded`` (source_file -> signature).
 
     A file that was landed before and is gone now is an error: its rows would otherwise linger
@@ -171,12 +200,12 @@ def land(raw_dir: str | os.PathLike[str], loaded: dict[str, str] | None = None) 
     return land_files(files, loaded)
 
 
-def land_files(files: Sequence[RawFile], loaded: Mapping[str, str]) -> pa.Table:
-    """Lines of every file in ``files`` whose signature differs from ``loaded``."""
-    tables = [land_file(f) for f in files if loaded.get(f.source_file) != f.signature()]
-    if not tables:
-        return LANDING_SCHEMA.empty_table()
-    return pa.concat_tables(tables)
+def land_files(files: Sequence[RawFile], loaded: Mapping[str, str]) -> pa.RecordBatchReader:
+    """Lines of every file in ``files`` whose signature differs from ``loaded``, as a stream of
+    batches that DuckDB reads as it writes them: one chunk of one file in memory at a time."""
+    changed = [f for f in files if loaded.get(f.source_file) != f.signature()]
+    batches = (batch for f in changed for batch in land_file_batches(f))
+    return pa.RecordBatchReader.from_batches(LANDING_SCHEMA, batches)
 
 
 #: The entity of the served-answer log files in the landing (``LANDING_SCHEMA.entity``).
@@ -207,7 +236,7 @@ def discover_served_logs(log_dir: str | os.PathLike[str] | None) -> list[RawFile
 
 def land_served_logs(
     log_dir: str | os.PathLike[str] | None, loaded: Mapping[str, str] | None = None
-) -> pa.Table:
+) -> pa.RecordBatchReader:
     """Lines of every served-answer log whose signature differs from ``loaded``.
 
     Unlike an export file, a log that was landed and is gone now (deleted by a retention job)

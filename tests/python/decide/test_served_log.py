@@ -262,7 +262,9 @@ def test_discover_served_logs(tmp_path: Path):
     found = rawfiles.discover_served_logs(tmp_path)
     assert [f.source_file for f in found] == ["2024-05-01.jsonl", "2024-05-02.jsonl"]
     assert {f.entity for f in found} == {rawfiles.SERVED_ANSWERS}
-    table = rawfiles.land_served_logs(tmp_path, {"2024-05-01.jsonl": found[0].signature()})
+    table = rawfiles.land_served_logs(
+        tmp_path, {"2024-05-01.jsonl": found[0].signature()}
+    ).read_all()
     assert table.schema == rawfiles.LANDING_SCHEMA
     assert table["source_file"].to_pylist() == ["2024-05-02.jsonl"]
     with pytest.raises(RawInputError, match="not a folder"):

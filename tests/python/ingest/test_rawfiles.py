@@ -41,7 +41,7 @@ def test_blank_lines_are_whitespace_only():
 
 def test_land_file_numbers_lines_and_keeps_invalid_bytes(tmp_path: Path):
     root = _export(tmp_path / "raw", {"sessions.jsonl": b'{"a": 1}\n\xff\xfe broken\n\n{"b"'})
-    table = rawfiles.land(root)
+    table = rawfiles.land(root).read_all()
     sessions = table.filter(pc.equal(table["entity"], "sessions"))
     assert sessions["line_number"].to_pylist() == [1, 2, 3, 4]
     assert sessions["raw_bytes"].to_pylist()[1] == b"\xff\xfe broken\n"
@@ -106,13 +106,13 @@ def test_missing_raw_folder(tmp_path: Path):
 
 def test_land_skips_unchanged_files_and_lands_new_drops(tmp_path: Path):
     root = _export(tmp_path / "raw", {"sessions/2024-01-01.jsonl": b"{}\n"})
-    first = rawfiles.land(root)
+    first = rawfiles.land(root).read_all()
     loaded = dict(
         zip(first["source_file"].to_pylist(), first["file_signature"].to_pylist(), strict=True)
     )
-    assert rawfiles.land(root, loaded).num_rows == 0
+    assert rawfiles.land(root, loaded).read_all().num_rows == 0
     (root / "sessions" / "2024-01-02.jsonl").write_bytes(b"{}\n{}\n")
-    again = rawfiles.land(root, loaded)
+    again = rawfiles.land(root, loaded).read_all()
     assert set(again["source_file"].to_pylist()) == {"sessions/2024-01-02.jsonl"}
 
 
@@ -121,7 +121,7 @@ def test_land_refuses_when_a_landed_file_disappeared(tmp_path: Path):
         tmp_path / "raw",
         {"sessions/2024-01-01.jsonl": b"{}\n", "sessions/2024-01-02.jsonl": b"{}\n"},
     )
-    first = rawfiles.land(root)
+    first = rawfiles.land(root).read_all()
     loaded = dict(
         zip(first["source_file"].to_pylist(), first["file_signature"].to_pylist(), strict=True)
     )
@@ -130,3 +130,26 @@ def test_land_refuses_when_a_landed_file_disappeared(tmp_path: Path):
         RawInputError, match=r"sessions/2024-01-01\.jsonl: landed by an earlier build"
     ):
         rawfiles.land(root, loaded)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3, 7, 64, 1 << 20])
+def test_a_file_read_in_chunks_lands_as_a_file_read_whole(tmp_path: Path, chunk_bytes: int):
+    """Lines across chunk edges, a line longer than a chunk, blank lines, invalid bytes and a
+    last line without a newline land the same whatever the chunk size."""
+    data = b'{"a": 1}\n\n  \n\xff\xfe' + b"x" * 50 + b'\n{"b": 2}\r\n{"c"'
+    path = tmp_path / "sessions.jsonl"
+    path.write_bytes(data)
+    f = rawfiles.RawFile("sessions", "sessions.jsonl", path)
+    table = rawfiles.land_file(f, chunk_bytes)
+    assert b"".join(table["raw_bytes"].to_pylist()) == data
+    assert table["raw_bytes"].to_pylist() == data.splitlines(keepends=True)
+    assert table["line_number"].to_pylist() == list(range(1, 7))
+    assert table["is_blank"].to_pylist() == [False, True, True, False, False, False]
+    if chunk_bytes < len(data):
+        assert len(list(rawfiles.land_file_batches(f, chunk_bytes))) > 1
+
+
+def test_an_empty_file_lands_no_line(tmp_path: Path):
+    path = tmp_path / "users.jsonl"
+    path.write_bytes(b"")
+    assert rawfiles.land_file(rawfiles.RawFile("users", "users.jsonl", path)).num_rows == 0
