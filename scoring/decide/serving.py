@@ -26,16 +26,19 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from itertools import repeat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scoring.decide import policy
 from scoring.decide.policy import arm_edges, arm_in
 from scoring.errors import SnapshotError
+
+if TYPE_CHECKING:  # the publishing side's frames; the reading side (lookup, serve) needs no pandas
+    import pandas as pd
 
 MANIFEST = "manifest.json"
 #: arms and sources as small integers in the column-wise path (Snapshot.decide_codes)
@@ -89,6 +92,8 @@ def _part_of(feature: str) -> str:
 def _prepared(values: pd.Series, transform: str, impute: float) -> np.ndarray:
     """The feature as the SQL expression prepares it: ln(1 + max(x, 0)) for counts, 0/1 for
     booleans, the imputed value where it is unknown."""
+    import pandas as pd
+
     x = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
     if transform == "log1p":
         x = np.log(1.0 + np.maximum(x, 0.0))

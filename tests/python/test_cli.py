@@ -84,10 +84,12 @@ def test_a_backfill_that_ends_before_it_starts_is_refused(tmp_path: Path, capsys
 HEAVY = ("sklearn", "matplotlib", "joblib")
 
 
-def _loaded_after(code: str) -> set[str]:
-    """The heavy top-level packages a fresh interpreter has loaded after running ``code``."""
+def _loaded_after(code: str, *heavy: str) -> set[str]:
+    """The heavy top-level packages (``heavy``, or HEAVY) a fresh interpreter has loaded after
+    running ``code``."""
+    heavy = heavy or HEAVY
     probe = (
-        f"{code}\nimport sys\nprint('loaded:', *sorted(m for m in {HEAVY!r} if m in sys.modules))"
+        f"{code}\nimport sys\nprint('loaded:', *sorted(m for m in {heavy!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True)  # fmt: skip
@@ -101,6 +103,8 @@ def test_lookup_loads_no_model_library(tmp_path: Path):
         "'--user', '1', '--track', 'x']) == 2"
     )
     assert _loaded_after(code) == set()
+    # nor pandas: the snapshot's reader (lookup, serve) reads Arrow and numpy only
+    assert _loaded_after("import scoring.decide.serving, scoring.decide.service", "pandas") == set()
 
 
 def test_the_nightly_job_loads_no_model_library_until_it_trains():
