@@ -86,6 +86,11 @@ def _parser() -> argparse.ArgumentParser:
         if name == "nightly":
             _add_decision_flags(p)
             _add_retrain_flag(p)
+            p.add_argument(
+                "--force",
+                action="store_true",
+                help="run the night even when no input changed since the last one",
+            )
 
     p = sub.add_parser("backfill", help="replay nights START..END as production would have")
     _add_paths(p)
@@ -291,6 +296,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             train_only=args.command == "train",
             full_refresh=args.full_refresh,
             decisions=_decision_settings(args) if args.command == "nightly" else None,
+            force=getattr(args, "force", False),
         )
         print(summary)
         return 0

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from scoring.config import Paths
-from scoring.ingest import generations, rawfiles
+from scoring.ingest import generations, inputs, rawfiles
 from scoring.ingest.dbt_runner import dbt_vars, run_dbt
 
 
@@ -148,6 +148,11 @@ def build(
             decision_dates=decision_dates,
             extra_vars=extra_vars,
         )
+        con = duckdb.connect(str(work))
+        try:  # a build is not a night: the next night runs whatever its inputs
+            inputs.forget(con)
+        finally:
+            con.close()
     return accounting(paths.warehouse)
 
 

@@ -13,15 +13,15 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 
 from scoring.config import Paths, TrainSettings
 from scoring.decide.decisions import decide
 from scoring.decide.policy import DecisionSettings, SettingsError
-from scoring.decide.serving import publish
-from scoring.ingest import generations
+from scoring.decide.serving import publish, read_manifest
+from scoring.ingest import generations, inputs
 from scoring.ingest.build import (
     OUTCOME_SELECTOR,
     accounting,
@@ -30,6 +30,7 @@ from scoring.ingest.build import (
     format_accounting,
 )
 from scoring.ingest.lock import writer_lock
+from scoring.model import registry
 from scoring.model.train_and_gate import TrainReport, reuse_recent, train
 from scoring.ops import metrics
 
@@ -97,19 +98,23 @@ def _model_for(
     return report
 
 
-def _write_metrics(paths: Paths, steps: Steps, report: TrainReport | None) -> None:
-    """metrics/skipcache.prom for the run: full after a success, run state after a failure."""
+def _write_metrics(
+    paths: Paths, steps: Steps, model_version: str | None, decision_date: date | None = None
+) -> None:
+    """metrics/skipcache.prom for the run: full after a success (the model and night the live
+    warehouse decided with), run state after a failure (no model_version)."""
     run = metrics.run_metrics(
-        succeeded=report is not None,
+        succeeded=model_version is not None,
         finished_at=time.time(),
         duration=steps.elapsed(),
         steps=steps.done,
         last_success=metrics.previous_last_success(paths.metrics),
     )
-    if report is not None:
+    if model_version is not None:
         con = duckdb.connect(str(paths.warehouse), read_only=True)
         try:
-            run += metrics.warehouse_metrics(con, report.record, report.decision_date)
+            record = registry.read(con, model_version)
+            run += metrics.warehouse_metrics(con, record, decision_date)
         finally:
             con.close()
     metrics.write(paths.metrics, run)
@@ -152,11 +157,14 @@ def run_night(
     decisions: DecisionSettings | None = None,
     train_only: bool = False,
     full_refresh: bool = False,
+    force: bool = False,
 ) -> str:
     """Build, train, gate, then (unless train_only) decide and publish; return the summary.
 
-    Steps: prepare standby, dbt build, train and evaluate (or reuse model), then unless
-    train_only score and decide, the standby goes live, publish, metrics."""
+    Steps: check inputs, prepare standby, dbt build, train and evaluate (or reuse model), then
+    unless train_only score and decide, the standby goes live, publish, metrics. A night whose
+    inputs (scoring.ingest.inputs) equal those of the live warehouse's last night, whose
+    snapshot is published, has nothing to do: it says so and stops (unless ``force``)."""
     decisions = decisions or DecisionSettings()
     steps = Steps()
     run_id = uuid.uuid4().hex[:12]
@@ -164,6 +172,13 @@ def run_night(
     counts = manifest = None
     with writer_lock(paths.lock):
         try:
+            with steps.step("check inputs"):
+                fingerprint = inputs.fingerprint(paths, nights, settings, decisions)
+                must_run = force or train_only or full_refresh
+                last = None if must_run else _unchanged(paths, fingerprint)
+            if last is not None:
+                _write_metrics(paths, steps, last.model_version, last.decision_date)
+                return format_unchanged_summary(paths, last, steps.done, steps.elapsed())
             with ExitStack() as standby:
                 with steps.step("prepare standby"):
                     work = standby.enter_context(generations.night(paths))
@@ -176,13 +191,23 @@ def run_night(
                     report = _model_for(con, paths, settings, decision_date, force=train_only)
                     if report.reused_for:
                         step.name = "reuse model"
-                if not train_only:
+                if train_only:
+                    inputs.forget(con)
+                else:
                     with steps.step(
                         "score and decide", "score candidates in SQL and write decisions ..."
                     ):
                         counts = _decide(paths)(
                             con, report.decision_date, report.decision_policy, run_id, decisions
                         )
+                    stamp = datetime.now().replace(microsecond=0)
+                    inputs.record(
+                        con,
+                        inputs.NightInputs(
+                            run_id, report.decision_date, report.decision_policy,
+                            report.model_version, fingerprint, stamp,
+                        ),
+                    )  # fmt: skip
                 # leaving the stack closes the connection, then the standby goes live
             if not train_only:
                 # the decisions are committed (the warehouse was replaced): now publish them
@@ -190,7 +215,7 @@ def run_night(
                     paths, report.decision_date, run_id, report, decisions, steps,
                     "publish the snapshot ...",
                 )  # fmt: skip
-                _write_metrics(paths, steps, report)
+                _write_metrics(paths, steps, report.model_version, report.decision_date)
         except BaseException:
             if not train_only:  # the collector sees the failure; the last success time stays
                 _write_failure_metrics(paths, steps)
@@ -199,6 +224,38 @@ def run_night(
     return format_night_summary(
         paths, report, accounts, counts, manifest, run_id, steps.done, steps.elapsed()
     )
+
+
+def _unchanged(paths: Paths, fingerprint: str) -> inputs.NightInputs | None:
+    """The live warehouse's last night if it read exactly these inputs and its snapshot is the
+    one published; else None (the night must run)."""
+    last = inputs.last_night(paths.warehouse)
+    if last is None or last.fingerprint != fingerprint:
+        return None
+    published = read_manifest(paths.home / "serving")
+    if published is None or published.get("run_id") != last.run_id:
+        return None
+    return last
+
+
+def format_unchanged_summary(
+    paths: Paths, last: inputs.NightInputs, steps: list[tuple[str, float]], total: float
+) -> str:
+    """What a night with nothing to do prints: which night stands, and why."""
+    lines = [
+        "",
+        f"warehouse {paths.warehouse} from {paths.raw_dir}",
+        f"nothing new since the night of run {last.run_id} ({last.recorded_at}): the same raw "
+        "files and served logs (names, sizes, modification times), the same project code, "
+        "packages and settings.",
+        f"its decisions for {last.decision_date} (policy {last.decision_policy}, model "
+        f"{last.model_version}) and the published snapshot stand; nothing was rebuilt "
+        "(--force runs the night anyway).",
+        "",
+    ]
+    lines += [f"{name:<20} {secs:6.1f}s" for name, secs in steps]
+    lines.append(f"{'total':<20} {total:6.1f}s")
+    return "\n".join(lines)
 
 
 #: a step's line at the end of the summary ("dbt build              12.3s"), as the benches read it
@@ -293,7 +350,7 @@ def backfill(
         try:
             report = _replay(paths, settings, nights, run_id, quiet, decisions, lines, steps)
             _publish(paths, end, f"{run_id}-{end:%Y%m%d}", report, decisions, steps)
-            _write_metrics(paths, steps, report)
+            _write_metrics(paths, steps, report.model_version, report.decision_date)
         except BaseException:
             _write_failure_metrics(paths, steps)
             raise
@@ -317,6 +374,7 @@ def _replay(
             dbt_build(paths, work, quiet=quiet, decision_dates=nights)
         lines.append(f"dbt build (all nights' features) {steps.seconds('dbt build'):.1f}s")
         with steps.step("nights"), closing(duckdb.connect(str(work))) as con:
+            inputs.forget(con)  # a replay is not a night: the next night runs whatever it reads
             for night in nights:
                 _progress(f"night {night}: train, gate, decide ...")
                 clock = Steps()

@@ -155,8 +155,9 @@ def test_a_full_disk_mid_night_says_so_in_one_line_and_cleans_up(tmp_path: Path)
             os.close(fd)
 
         proc = run_cli(
-            "nightly", "--raw-dir", str(raw), "--warehouse", str(wh), "--quiet", check=False
-        )
+            "nightly", "--raw-dir", str(raw), "--warehouse", str(wh), "--quiet", "--force",
+            check=False,
+        )  # fmt: skip
         assert proc.returncode == 1
         message = [line for line in proc.stderr.splitlines() if line.startswith("skipcache ")]
         assert len(message) == 1, proc.stderr
@@ -169,7 +170,7 @@ def test_a_full_disk_mid_night_says_so_in_one_line_and_cleans_up(tmp_path: Path)
         assert {p.name: p.read_bytes() for p in (disk / "serving").iterdir()} == serving
 
         filler.unlink()
-        _night(raw, wh)  # space freed: the next night succeeds
+        _night(raw, wh, "--force")  # space freed: the next night succeeds
         assert wh.parent / os.readlink(wh) != live
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)

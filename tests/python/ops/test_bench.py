@@ -35,6 +35,9 @@ def test_bench_runs_every_step_and_writes_json(tmp_path: Path):
     assert list(heaviest.values()) == sorted(heaviest.values(), reverse=True)
     assert results["steps"][3]["detail"]["steps"].get("reuse model") is not None
     assert results["steps"][3]["detail"]["steps"].get("prepare standby") is not None
+    assert results["steps"][2]["detail"]["steps"].get("dbt build") is not None  # --force ran it
+    # nothing new since the incremental night: the no-data night stops after checking its inputs
+    assert list(results["steps"][4]["detail"]["steps"]) == ["check inputs", "total"]
     assert results["steps"][5]["detail"]["pairs"] > 0
     assert results["steps"][6]["detail"]["lookups"] == 100_000
     assert results["steps"][7]["detail"]["exit_code"] == 0  # under the default memory cap

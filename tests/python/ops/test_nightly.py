@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,12 +27,19 @@ from helpers import (
 from scoring.config import TrainSettings, resolve_paths
 from scoring.decide.coverage import night_coverage
 from scoring.decide.serving import SnapshotReader, read_manifest
+from scoring.ingest import inputs
 from scoring.ingest.build import FileAccount
 from scoring.model.features import prepare
 from scoring.model.registry import load_model
 from scoring.model.sql_scoring import p_play_sql
 from scoring.model.train_and_gate import TrainReport
-from scoring.ops.nightly import Steps, format_night_summary, parse_steps, run_night
+from scoring.ops.nightly import (
+    Steps,
+    _unchanged,
+    format_night_summary,
+    parse_steps,
+    run_night,
+)
 
 DECISION_KEY = "decision_date, user_id, track_id"
 
@@ -86,11 +94,40 @@ def test_decisions_are_unique_bounded_and_follow_the_threshold(night):
     )
 
 
+def test_a_night_with_nothing_new_builds_nothing_and_says_why(night, tmp_path: Path):
+    raw, wh = night
+    home = tmp_path / "home"
+    shutil.copytree(wh.parent, home, symlinks=True)
+    paths = resolve_paths(raw, home / wh.name)
+    live = paths.warehouse.resolve()
+    before = {p.name: p.read_bytes() for p in home.iterdir() if p.is_file()}
+    manifest = read_manifest(home / "serving")
+    (home / "metrics" / "skipcache.prom").unlink()
+
+    summary = run_night(paths, TrainSettings(), None, quiet=True)
+    assert f"nothing new since the night of run {manifest['run_id']}" in summary
+    assert "--force runs the night anyway" in summary
+    assert list(parse_steps(summary)) == ["check inputs", "total"]
+    assert paths.warehouse.resolve() == live  # no generation went live
+    after = {p.name: p.read_bytes() for p in home.iterdir() if p.is_file()}
+    assert after == before  # nothing written beside the lock
+    assert read_manifest(home / "serving") == manifest
+    prom = (home / "metrics" / "skipcache.prom").read_text()
+    assert "skipcache_last_run_success 1.0" in prom and "skipcache_decisions{" in prom
+
+    # other settings, or an unpublished night, are not the same night: it must run
+    last = inputs.last_night(paths.warehouse)
+    assert _unchanged(paths, last.fingerprint) == last
+    assert _unchanged(paths, "another") is None
+    (home / "serving" / "manifest.json").unlink()
+    assert _unchanged(paths, last.fingerprint) is None
+
+
 def test_rerunning_a_night_replaces_it(night, tmp_path: Path):
     raw, wh = night
     columns = "decision_date, user_id, track_id, arm, p_play, should_cache, model_version"
     before = query(wh, f"select {columns} from decisions.cache_decisions order by {DECISION_KEY}")
-    run_night(resolve_paths(raw, wh), TrainSettings(), None, quiet=True)
+    run_night(resolve_paths(raw, wh), TrainSettings(), None, quiet=True, force=True)
     after = query(wh, f"select {columns} from decisions.cache_decisions order by {DECISION_KEY}")
     assert after == before
     assert query(wh, "select count(distinct run_id) from decisions.cache_decisions") == [(1,)]
@@ -186,6 +223,7 @@ def _nightly_cmd(raw: Path, wh: Path) -> list[str]:
         "--warehouse",
         str(wh),
         "--quiet",
+        "--force",  # the inputs are unchanged: a real night all the same
     ]
 
 

@@ -1,0 +1,125 @@
+"""What a night reads, as one fingerprint: a night whose inputs equal the last one's has nothing
+to build.
+
+The inputs of a night are:
+- every raw file of the export and every served-answer log, by the signature the landing itself
+  compares (name, size, modification time: ``RawFile.signature``), so a file the landing would
+  take in again changes the fingerprint;
+- the dbt project (its YAML files and every file under its model, macro, seed, test and
+  analysis folders) and the ``scoring`` package's code, by content: a changed model or job is a
+  changed night (what dbt's ``state:modified`` sees, and the job's Python beside it);
+- the versions of the packages that compute (DuckDB, dbt, scikit-learn, pyspark);
+- the settings of training and decisions, the engine and the nights asked for.
+
+The last successful night records its fingerprint in the warehouse it commits
+(``ml.night_inputs``, written in the standby generation, so it goes live with the tables it
+describes). Reading the fingerprint costs file listings and hashing the code (milliseconds);
+no raw file is read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from importlib import metadata
+from pathlib import Path
+
+import duckdb
+
+from scoring.config import PROJECT_ROOT, Paths
+from scoring.ingest.rawfiles import discover, discover_served_logs
+
+#: The dbt project's files and folders, and the job's code, relative to the project root.
+PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
+PROJECT_FOLDERS = ("models_sql", "macros", "seeds", "tests/dbt", "analyses", "scoring")
+#: Packages whose version can change what a night computes.
+PACKAGES = ("duckdb", "dbt-core", "dbt-duckdb", "scikit-learn", "numpy", "pyspark", "dbt-spark")
+#: The table of the last night's fingerprint, in the warehouse that night committed.
+TABLE = "ml.night_inputs"
+
+
+def code_digest(root: Path = PROJECT_ROOT) -> str:
+    """sha1 over the dbt project's files and the scoring package's code, path and content."""
+    h = hashlib.sha1()
+    paths = [root / name for name in PROJECT_FILES if (root / name).is_file()]
+    for folder in PROJECT_FOLDERS:
+        paths += sorted(
+            p
+            for p in (root / folder).rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        )
+    for p in paths:
+        h.update(str(p.relative_to(root)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def fingerprint(paths: Paths, nights: list[date], settings: object, decisions: object) -> str:
+    """The fingerprint of everything a night of ``paths`` would read (see the module's doc)."""
+    files = discover(paths.raw_dir) + discover_served_logs(paths.served_log)
+    described = {
+        "engine": paths.engine,
+        "raw_dir": str(paths.raw_dir.resolve()),
+        "files": sorted((f.source_file, f.signature()) for f in files),
+        "code": code_digest(),
+        "packages": {p: _version(p) for p in PACKAGES},
+        "train": asdict(settings),  # type: ignore[call-overload]
+        "decide": asdict(decisions),  # type: ignore[call-overload]
+        "nights": [d.isoformat() for d in nights],
+    }
+    return hashlib.sha1(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class NightInputs:
+    """The last committed night: its run, decision date, policy, model and input fingerprint."""
+
+    run_id: str
+    decision_date: date
+    decision_policy: str
+    model_version: str
+    fingerprint: str
+    recorded_at: datetime
+
+
+def record(con: duckdb.DuckDBPyConnection, night: NightInputs) -> None:
+    """Write ``night`` as the warehouse's last night (one row, replaced each night)."""
+    con.execute("create schema if not exists ml")
+    con.execute(
+        f"create or replace table {TABLE} (run_id string, decision_date date, "
+        "decision_policy string, model_version string, fingerprint string, "
+        "recorded_at timestamp)"
+    )
+    con.execute(f"insert into {TABLE} values (?, ?, ?, ?, ?, ?)", list(asdict(night).values()))
+
+
+def forget(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the record of the last night: the warehouse is being written by something else
+    (a build, a replay, a training), so the next night must run whatever its inputs."""
+    con.execute(f"drop table if exists {TABLE}")
+
+
+def last_night(warehouse: Path) -> NightInputs | None:
+    """The last night recorded in the live warehouse, or None (no warehouse, none recorded)."""
+    if not warehouse.exists():
+        return None
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        found = con.execute(
+            "select 1 from information_schema.tables "
+            "where table_schema = 'ml' and table_name = 'night_inputs'"
+        ).fetchall()
+        if not found:
+            return None
+        rows = con.execute(f"select * from {TABLE}").fetchall()
+    finally:
+        con.close()
+    return NightInputs(*rows[0]) if rows else None
