@@ -74,31 +74,51 @@ class PairedAucBootstrap:
 
     Each score vector is ranked once; a resample is a vector of row multiplicities, and the AUC
     under it is a weighted Mann-Whitney statistic computed in O(n), so hundreds of resamples
-    of a large hold-out take seconds.
+    of a large hold-out take seconds. The resamples are drawn one at a time and every score
+    vector is measured under each before the next is drawn: memory is O(n) whatever the
+    number of resamples (holding all of them took 400 x n x 8 bytes, 3.5 GB for the 1.1 M
+    hold-out listens at ten times the v2 preset).
     """
 
     def __init__(self, y_play: np.ndarray, resamples: int, seed: int) -> None:
         self.y = np.asarray(y_play, dtype=float)
-        n = len(self.y)
-        rng = np.random.default_rng(seed)
-        self.weights = [np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(resamples)]
+        self.resamples = resamples
+        self.seed = seed
 
-    def _aucs(self, score: np.ndarray) -> np.ndarray:
-        _, group = np.unique(score, return_inverse=True)
-        out = np.empty(len(self.weights))
-        for i, w in enumerate(self.weights):
-            pos = np.bincount(group, weights=w * self.y)
-            neg = np.bincount(group, weights=w * (1 - self.y))
-            below = np.cumsum(neg) - neg
-            denom = pos.sum() * neg.sum()
-            out[i] = (pos * (below + 0.5 * neg)).sum() / denom if denom else np.nan
+    def aucs(self, scores: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The AUC of each score vector under each resample (the same resamples for all)."""
+        n = len(self.y)
+        groups = {name: np.unique(s, return_inverse=True)[1] for name, s in scores.items()}
+        out = {name: np.empty(self.resamples) for name in scores}
+        rng = np.random.default_rng(self.seed)
+        for i in range(self.resamples):
+            w = np.bincount(rng.integers(0, n, n), minlength=n)
+            w_pos, w_neg = w * self.y, w * (1 - self.y)
+            for name, group in groups.items():
+                out[name][i] = weighted_auc(group, w_pos, w_neg)
         return out
 
     def difference(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
         """95% percentile interval of AUC(a) - AUC(b)."""
-        diff = self._aucs(a) - self._aucs(b)
-        lo, hi = np.nanpercentile(diff, [2.5, 97.5])
-        return float(lo), float(hi)
+        found = self.aucs({"a": a, "b": b})
+        return percentile_interval(found["a"] - found["b"])
+
+
+def weighted_auc(group: np.ndarray, w_pos: np.ndarray, w_neg: np.ndarray) -> float:
+    """AUC as a weighted Mann-Whitney statistic: ``group`` is each row's rank among the distinct
+    scores (ties share one), ``w_pos`` and ``w_neg`` the rows' weights as plays and as skips;
+    NaN when one class has no weight."""
+    pos = np.bincount(group, weights=w_pos)
+    neg = np.bincount(group, weights=w_neg)
+    below = np.cumsum(neg) - neg
+    denom = pos.sum() * neg.sum()
+    return float((pos * (below + 0.5 * neg)).sum() / denom) if denom else float("nan")
+
+
+def percentile_interval(diff: np.ndarray) -> tuple[float, float]:
+    """The 95% percentile interval of bootstrap differences (resamples without an AUC aside)."""
+    lo, hi = np.nanpercentile(diff, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 @dataclass
@@ -124,10 +144,12 @@ def gate(
     with the bootstrap 95% interval of each difference above zero."""
     if model_auc is None:
         return Verdict(False, "the hold-out holds only one class: no AUC, nothing promoted", {})
-    boot = PairedAucBootstrap(y_play, resamples, seed)
+    boot = PairedAucBootstrap(y_play, resamples, seed).aucs(
+        {"model": model_p, **{name: baselines[name] for name in GATE_BASELINES}}
+    )
     intervals, fails, parts = {}, [], []
     for name in GATE_BASELINES:
-        lo, hi = boot.difference(model_p, baselines[name])
+        lo, hi = percentile_interval(boot["model"] - boot[name])
         intervals[name] = (lo, hi)
         base = baseline_aucs[name] if baseline_aucs[name] is not None else 0.5
         text = f"{name} {base:.3f} ({model_auc - base:+.3f}, 95% CI {lo:+.3f}..{hi:+.3f})"

@@ -121,7 +121,7 @@ def train(
 
     d = decision_date or default_decision_date(con)
     w = Windows.for_date(d, s)
-    frame = load_examples(con, first_needed_date(con, w, s.max_train_rows), d)
+    frame = load_examples(con, first_needed_date(con, w, s.max_train_rows), d, w, s.max_window_rows)
     dates = frame["listen_date"].to_numpy(dtype="datetime64[D]")
     is_holdout = dates >= np.datetime64(w.holdout_start)
     if is_holdout.sum() < 20:

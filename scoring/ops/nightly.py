@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 
 import duckdb
 
-from scoring.config import Paths, TrainSettings
+from scoring.config import Paths, TrainSettings, limit_memory
 from scoring.decide.decisions import decide
 from scoring.decide.policy import DecisionSettings, SettingsError
 from scoring.decide.serving import publish, read_manifest
@@ -139,7 +139,7 @@ def _publish(
 ) -> dict:
     """Publish the committed warehouse's decisions of ``night`` as the serving snapshot."""
     with steps.step("publish", progress):
-        con = duckdb.connect(str(paths.warehouse), read_only=True)
+        con = limit_memory(duckdb.connect(str(paths.warehouse), read_only=True))
         try:
             return publish(
                 con, paths.home / "serving", night, run_id, report.decision_policy,
@@ -186,7 +186,7 @@ def run_night(
                     dbt_build(
                         paths, work, quiet=quiet, decision_dates=nights, full_refresh=full_refresh
                     )
-                con = standby.enter_context(closing(duckdb.connect(str(work))))
+                con = standby.enter_context(closing(limit_memory(duckdb.connect(str(work)))))
                 with steps.step("train and evaluate") as step:
                     report = _model_for(con, paths, settings, decision_date, force=train_only)
                     if report.reused_for:
@@ -373,7 +373,7 @@ def _replay(
         with steps.step("dbt build"):
             dbt_build(paths, work, quiet=quiet, decision_dates=nights)
         lines.append(f"dbt build (all nights' features) {steps.seconds('dbt build'):.1f}s")
-        with steps.step("nights"), closing(duckdb.connect(str(work))) as con:
+        with steps.step("nights"), closing(limit_memory(duckdb.connect(str(work)))) as con:
             inputs.forget(con)  # a replay is not a night: the next night runs whatever it reads
             for night in nights:
                 _progress(f"night {night}: train, gate, decide ...")

@@ -1,9 +1,15 @@
+-- depends_on: {{ ref('scoring_features') }}
 {{ config(unique_key='listen_date', partition_by=engine_partition_by('listen_date')) }}
 
 {#-
     One row per listen with its label and every feature as known before its listen_date: the
     user's, the track's and the user's history on the track's genres from earlier days only,
     and the track's static attributes. The same feature tables serve nightly scoring.
+
+    The depends_on line above is not a data dependency: it makes the two largest joins of a
+    build (this model and scoring_features, the same request_features macro) run one after the
+    other. Side by side they share DuckDB's memory_limit, and at ten times the v2 preset the
+    pair ran out of it; training_examples alone builds within it (BENCHMARKS.md, "Scale").
 -#}
 
 with

@@ -12,7 +12,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from scoring.errors import ReportError
-from scoring.model.evaluation import PairedAucBootstrap
+from scoring.model.evaluation import PairedAucBootstrap, percentile_interval
 from scoring.model.registry import ModelRecord
 from scoring.model.registry import read as read_record
 from scoring.model.sql_scoring import prepared_sql
@@ -302,9 +302,8 @@ def _auc_comparison(holdout: pd.DataFrame) -> tuple[dict, dict]:
     if len(np.unique(y)) < 2:
         return {}, {}
     auc = {p: float(roc_auc_score(y, holdout[p].astype(float))) for p in POLICIES}
-    boot = PairedAucBootstrap(y, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED)
-    model = holdout["model"].astype(float).to_numpy()
-    intervals = {
-        p: boot.difference(model, holdout[p].astype(float).to_numpy()) for p in POLICIES[1:]
-    }
+    boot = PairedAucBootstrap(y, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).aucs(
+        {p: holdout[p].astype(float).to_numpy() for p in POLICIES}
+    )
+    intervals = {p: percentile_interval(boot["model"] - boot[p]) for p in POLICIES[1:]}
     return auc, intervals

@@ -25,9 +25,22 @@ def test_bootstrap_auc_equals_sklearn_without_resampling_ties_included():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 500)
     score = np.round(y * 0.3 + rng.random(500), 1)  # many ties
-    boot = evaluation.PairedAucBootstrap(y, resamples=1, seed=0)
-    boot.weights = [np.ones(500)]
-    assert boot._aucs(score)[0] == pytest.approx(roc_auc_score(y, score))
+    group = np.unique(score, return_inverse=True)[1]
+    auc = evaluation.weighted_auc(group, y * 1.0, 1.0 - y)
+    assert auc == pytest.approx(roc_auc_score(y, score))
+
+
+def test_every_score_is_measured_under_the_same_resamples():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 300)
+    a, b = rng.random(300), rng.random(300)
+    boot = evaluation.PairedAucBootstrap(y, 50, 0)
+    one = boot.aucs({"a": a, "b": b, "a again": a})
+    assert np.array_equal(one["a"], one["a again"])  # the same draws, not fresh ones
+    assert np.array_equal(boot.aucs({"a": a})["a"], one["a"])  # reproducible from the seed
+    assert not np.array_equal(one["a"], one["b"])
+    lo, hi = boot.difference(a, b)
+    assert (lo, hi) == evaluation.percentile_interval(one["a"] - one["b"])
 
 
 def test_bootstrap_interval_of_a_real_difference_is_above_zero():
