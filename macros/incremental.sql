@@ -66,7 +66,7 @@
         (source_file, file_signature): an incremental landing or parser skips such files. -#}
     exists (
         select 1
-        from {{ this }} as done
+        from (select distinct source_file, file_signature from {{ this }}) as done
         where
             done.source_file = {{ alias }}.source_file
             and done.file_signature = {{ alias }}.file_signature

@@ -137,6 +137,17 @@
     where
         landed.entity = '{{ entity }}'
         {%- if is_incremental() %}
-            and not {{ file_already_in_this('landed') }}
+            -- the files to parse, from the landing's few (file, signature) pairs: filtering the
+            -- lines by a short list of files, rather than each line against this model's lines,
+            -- lets the engine skip the other files' lines (28 s of a night at 10x the v2 preset)
+            and landed.source_file in (
+                select files.source_file
+                from (
+                    select distinct source_file, file_signature
+                    from {{ landing }}
+                    where entity = '{{ entity }}'
+                ) as files
+                where not {{ file_already_in_this('files') }}
+            )
         {%- endif %}
 {%- endmacro %}

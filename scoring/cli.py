@@ -91,6 +91,11 @@ def _parser() -> argparse.ArgumentParser:
                 action="store_true",
                 help="run the night even when no input changed since the last one",
             )
+            p.add_argument(
+                "--all-tests",
+                action="store_true",
+                help="test every row (a night tests the rows it wrote, and all once a week)",
+            )
 
     p = sub.add_parser("backfill", help="replay nights START..END as production would have")
     _add_paths(p)
@@ -297,6 +302,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             full_refresh=args.full_refresh,
             decisions=_decision_settings(args) if args.command == "nightly" else None,
             force=getattr(args, "force", False),
+            all_tests=getattr(args, "all_tests", False),
         )
         print(summary)
         return 0

@@ -7,6 +7,7 @@ good warehouse as it was, and readers of the warehouse are never blocked by the 
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,10 @@ class FileAccount:
     lines_read: int
     rows_staged: int
     rows_quarantined: int
+
+
+#: The environment variable that macro get_where_subquery reads: "night" scopes data tests.
+TEST_SCOPE_ENV = "SKIPCACHE_TEST_SCOPE"
 
 
 def _wal(db: Path) -> Path:
@@ -76,14 +81,22 @@ def dbt_build(
     extra_vars: dict | None = None,
     select: str | None = None,
     quiet: bool = False,
+    night_tests: bool = False,
 ) -> None:
-    """`dbt build` (of `select` only, when given) on ``database``."""
+    """`dbt build` (of `select` only, when given) on ``database``.
+
+    With ``night_tests`` (a night's incremental build) the data tests of incremental models see
+    only the rows this build wrote (macro get_where_subquery: SKIPCACHE_TEST_SCOPE=night), and
+    the unit tests, which test the SQL and not the data, are left to builds and CI."""
     rawfiles.discover(paths.raw_dir)  # fail fast, naming the missing or unreadable file
     args = ["build"]
     if full_refresh:
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if night_tests and not full_refresh:
+        args += ["--exclude-resource-type", "unit_test"]
+    os.environ[TEST_SCOPE_ENV] = "night" if night_tests and not full_refresh else "all"
     run_dbt(
         args,
         database=database,

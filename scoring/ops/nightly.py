@@ -6,6 +6,7 @@ goes live only when every step succeeded; the writer lock keeps a second run out
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import time
@@ -13,7 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
@@ -158,11 +159,14 @@ def run_night(
     train_only: bool = False,
     full_refresh: bool = False,
     force: bool = False,
+    all_tests: bool = False,
 ) -> str:
     """Build, train, gate, then (unless train_only) decide and publish; return the summary.
 
     Steps: check inputs, prepare standby, dbt build, train and evaluate (or reuse model), then
-    unless train_only score and decide, the standby goes live, publish, metrics. A night whose
+    unless train_only score and decide, the standby goes live, publish, metrics. The night's
+    data tests see only the rows it wrote, but for all_tests and once a week (full_tests_due).
+    A night whose
     inputs (scoring.ingest.inputs) equal those of the live warehouse's last night, whose
     snapshot is published, has nothing to do: it says so and stops (unless ``force``)."""
     decisions = decisions or DecisionSettings()
@@ -184,8 +188,9 @@ def run_night(
                     work = standby.enter_context(generations.night(paths))
                 with steps.step("dbt build", "dbt build (incremental) ..."):
                     dbt_build(
-                        paths, work, quiet=quiet, decision_dates=nights, full_refresh=full_refresh
-                    )
+                        paths, work, quiet=quiet, decision_dates=nights, full_refresh=full_refresh,
+                        night_tests=not (all_tests or full_tests_due()),
+                    )  # fmt: skip
                 con = standby.enter_context(closing(limit_memory(duckdb.connect(str(work)))))
                 with steps.step("train and evaluate") as step:
                     report = _model_for(con, paths, settings, decision_date, force=train_only)
@@ -224,6 +229,17 @@ def run_night(
     return format_night_summary(
         paths, report, accounts, counts, manifest, run_id, steps.done, steps.elapsed()
     )
+
+
+def full_tests_due(today: date | None = None) -> bool:
+    """A night tests every row, not only its own, once a week: on the UTC weekday
+    SKIPCACHE_FULL_TESTS_WEEKDAY (0 Monday .. 6 Sunday, default 6; "never" to leave it to
+    --all-tests and builds)."""
+    setting = os.environ.get("SKIPCACHE_FULL_TESTS_WEEKDAY", "6")
+    if setting == "never":
+        return False
+    today = today or datetime.now(UTC).date()
+    return today.weekday() == int(setting)
 
 
 def _unchanged(paths: Paths, fingerprint: str) -> inputs.NightInputs | None:

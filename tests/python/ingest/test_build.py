@@ -290,3 +290,58 @@ def test_new_daily_drop_is_landed_alone(tmp_path: Path):
     assert len(after) == len(before) + 1
     for _, read, staged, quarantined in _accounting(wh):
         assert read == staged + quarantined
+
+
+#: the file name of the grain test of int_track_listens_daily (dbt shortens long test names)
+LISTENS_DAILY_GRAIN = "unique_combination_int_track_l"
+
+
+def test_a_night_tests_the_rows_it_wrote_and_a_full_pass_tests_all(
+    tiny_export: Path, tiny_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Data tests scoped by macro get_where_subquery: an old duplicate (a row the night did not
+    write) escapes a night's tests of that incremental model and fails the full pass."""
+    import duckdb
+
+    from scoring.ingest.build import TEST_SCOPE_ENV
+    from scoring.ingest.dbt_runner import dbt_vars, run_dbt
+
+    wh = tmp_path / "skipcache.duckdb"
+    wh.write_bytes(tiny_warehouse.read_bytes())
+    con = duckdb.connect(str(wh))
+    try:  # a duplicate of an old row of an incremental model (and of a table's row)
+        con.execute(
+            "insert into intermediate.int_track_listens_daily "
+            "select * from intermediate.int_track_listens_daily limit 1"
+        )
+    finally:
+        con.close()
+
+    def test(scope: str) -> None:
+        monkeypatch.setenv(TEST_SCOPE_ENV, scope)
+        run_dbt(
+            ["test", "--select", "int_track_listens_daily"],
+            database=wh, target_path=tmp_path / "target", log_path=tmp_path / "logs",
+            variables=dbt_vars(tiny_export), quiet=True,
+        )  # fmt: skip
+
+    test("night")  # the night wrote no row of it: nothing of it to test
+    with pytest.raises(DbtError, match="unique_combination_int_track_listens_daily"):
+        test("all")
+    assert all("loaded_at" not in sql for sql in _compiled_tests(tmp_path, LISTENS_DAILY_GRAIN))
+    monkeypatch.setenv(TEST_SCOPE_ENV, "night")
+    run_dbt(
+        ["compile", "--select", "test_type:data,int_track_listens_daily test_type:data,dim_tracks"],
+        database=wh, target_path=tmp_path / "target", log_path=tmp_path / "logs",
+        variables=dbt_vars(tiny_export), quiet=True,
+    )  # fmt: skip
+    scoped = _compiled_tests(tmp_path, LISTENS_DAILY_GRAIN)
+    assert scoped and all("loaded_at = cast(" in sql for sql in scoped)  # this run's rows
+    tracks = _compiled_tests(tmp_path, "unique_dim_tracks_track_id")
+    assert tracks and all("loaded_at" not in sql for sql in tracks)  # a table: tested whole
+
+
+def _compiled_tests(home: Path, prefix: str) -> list[str]:
+    """The compiled SQL of the data tests whose file name starts with ``prefix``."""
+    tests = (home / "target" / "compiled").rglob(f"{prefix}*.sql")
+    return [path.read_text() for path in tests if path.parent.suffix == ".yml"]
