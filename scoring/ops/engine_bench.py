@@ -5,7 +5,8 @@
 For each engine, `skipcache nightly --engine E` from an empty warehouse (the dbt build of every
 model and test, training and the gate, scoring and decisions, publishing), then the same night
 again with no new data (the incremental path, with --force), each as a subprocess of the real
-CLI, with its wall time, the job's own step times and dbt's slowest models (run_results.json).
+CLI, with its wall time and peak RSS (os.wait4: the largest process of the tree that was waited
+for), the job's own step times and dbt's heaviest models (run_results.json).
 Results go to stdout as a table and to `engine_bench.json` in the out folder.
 """
 
@@ -13,43 +14,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from scoring.config import DBT_ENV, PROJECT_ROOT
+from scoring.config import PROJECT_ROOT
+from scoring.ops.bench import _cli, _dbt_breakdown, _run
 from scoring.ops.nightly import parse_steps
 
 
-def _run(args: list[str]) -> dict:
-    """One CLI run: wall seconds, the job's step times, the tail of its output."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "scoring", *args],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **DBT_ENV},
-    )
-    out, _ = proc.communicate()
-    wall = time.perf_counter() - started
-    if proc.returncode:
-        raise RuntimeError(f"skipcache {' '.join(args)} failed:\n{out[-4000:]}")
-    steps = parse_steps(out)
-    return {"wall_s": round(wall, 1), "steps": steps, "output_tail": out[-1500:]}
-
-
-def _slowest_models(warehouse: Path, n: int = 8) -> list[tuple[str, float]]:
-    results = warehouse.parent / "dbt" / "target" / "run_results.json"
-    if not results.exists():
-        return []
-    data = json.loads(results.read_text())
-    timed = [(r["unique_id"].split(".")[-1], r["execution_time"]) for r in data["results"]]
-    return sorted(timed, key=lambda t: -t[1])[:n]
+def _night(args: list[str], log: Path) -> dict:
+    """One CLI night: wall seconds, peak RSS, the job's step times and dbt's heaviest models."""
+    seconds, rss_mb, text = _run(_cli(*args), log)
+    return {
+        "wall_s": round(seconds, 1),
+        "peak_rss_mb": round(rss_mb),
+        "steps": parse_steps(text),
+        **_dbt_breakdown(Path(args[args.index("--warehouse") + 1]).parent, top=10),
+    }
 
 
 def run(raw_dir: Path, out: Path, engines: list[str], again: bool = True) -> dict:
@@ -60,14 +41,13 @@ def run(raw_dir: Path, out: Path, engines: list[str], again: bool = True) -> dic
         home.mkdir(parents=True)
         wh = home / "skipcache.duckdb"
         base = ["nightly", "--raw-dir", str(raw_dir), "--warehouse", str(wh), "--quiet"]
-        first = _run([*base, "--engine", engine])
-        first["slowest_models"] = _slowest_models(wh)
-        results["engines"][engine] = {"full_night": first}
+        nights = results["engines"][engine] = {}
+        nights["full_night"] = _night([*base, "--engine", engine], home / "full-night.log")
         if again:
             # no new data: --force makes the night run (else it stops at its input check)
-            second = _run([*base, "--engine", engine, "--force"])
-            second["slowest_models"] = _slowest_models(wh)
-            results["engines"][engine]["night_again"] = second
+            nights["night_again"] = _night(
+                [*base, "--engine", engine, "--force"], home / "night-again.log"
+            )
         (out / "engine_bench.json").write_text(json.dumps(results, indent=2))
     return results
 
@@ -89,6 +69,11 @@ def format_table(results: dict) -> str:
         rows.append(
             f"| **{run_name.replace('_', ' ')}: wall** | "
             + " | ".join(f"{results['engines'][e][run_name]['wall_s']:.1f}" for e in engines)
+            + " |"
+        )
+        rows.append(
+            f"| {run_name.replace('_', ' ')}: peak RSS MB | "
+            + " | ".join(str(results["engines"][e][run_name]["peak_rss_mb"]) for e in engines)
             + " |"
         )
         for k in names:
