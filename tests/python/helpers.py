@@ -78,6 +78,11 @@ def model_record(metrics: dict[str, dict] | None = None, **fields):
     return ModelRecord(**{**values, **fields})
 
 
+#: copytree's ignore for a shared night's home: the served-answer logs that service tests wrote
+#: there (serving/requests) are not the night's, and are an input of the next night
+NO_SERVED_LOGS = shutil.ignore_patterns("requests")
+
+
 def copy_export(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("_truth*"))
     for f in dst.rglob("*"):

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from helpers import promtool_check, query
+from helpers import NO_SERVED_LOGS, promtool_check, query
 from service_helpers import Client, running_service, stop
 
 from scoring.config import DBT_ENV, PROJECT_ROOT
@@ -31,7 +31,6 @@ from scoring.model.sql_scoring import p_play_sql
 
 PAIR = {"user_id": 101, "track_id": "31PzY79H10HCgJs533Xq6B"}
 ENDPOINTS = ["/naive", "/recommend", "/abtest"]
-NO_LOGS = shutil.ignore_patterns("requests")  # other tests' served-answer logs
 
 
 # The call the feature models make (e.g. models_sql/marts/decisions/scoring_features.sql),
@@ -320,7 +319,7 @@ def _log_lines(wh: Path) -> list[bytes]:
 def test_every_answer_is_logged_and_a_kill_loses_at_most_the_last_second(night, tmp_path: Path):
     _, source = night
     wh = tmp_path / "wh" / "skipcache.duckdb"
-    shutil.copytree(source.parent / "serving", wh.parent / "serving", ignore=NO_LOGS)
+    shutil.copytree(source.parent / "serving", wh.parent / "serving", ignore=NO_SERVED_LOGS)
     torn = wh.parent / "serving" / "requests"
     torn.mkdir()
     today = time.strftime("%Y-%m-%d", time.gmtime())
@@ -358,7 +357,7 @@ def test_a_broken_snapshot_is_refused_and_sighup_reloads(night, tmp_path: Path):
     _, source = night
     wh = tmp_path / "wh" / "skipcache.duckdb"
     serving = wh.parent / "serving"
-    shutil.copytree(source.parent / "serving", serving, ignore=NO_LOGS)
+    shutil.copytree(source.parent / "serving", serving, ignore=NO_SERVED_LOGS)
     manifest = read_manifest(serving)
     with running_service(wh, reload_seconds=3600) as service:  # only SIGHUP reloads here
         client = service.client()
@@ -409,7 +408,7 @@ def test_not_ready_until_a_snapshot_is_published(night, tmp_path: Path):
         assert client.get("/readyz")[0] == 503
         status, _ = client.post("/abtest", PAIR)
         assert status == 503
-        shutil.copytree(source.parent / "serving", wh.parent / "serving", ignore=NO_LOGS)
+        shutil.copytree(source.parent / "serving", wh.parent / "serving", ignore=NO_SERVED_LOGS)
         deadline = time.monotonic() + 10
         while client.get("/readyz")[0] != 200:
             assert time.monotonic() < deadline
@@ -435,7 +434,7 @@ def test_the_load_of_a_real_nightly_run_sees_no_error_and_moves_to_the_new_night
 ):
     raw, source = night
     wh = tmp_path / "wh" / "skipcache.duckdb"
-    shutil.copytree(source.parent, wh.parent, ignore=NO_LOGS)
+    shutil.copytree(source.parent, wh.parent, ignore=NO_SERVED_LOGS)
     old = read_manifest(wh.parent / "serving")["decision_date"]
     new = (date.fromisoformat(old) + timedelta(days=1)).isoformat()
     users = [u for (u,) in query(wh, "select user_id from marts.dim_users")]
