@@ -22,14 +22,15 @@ from scoring.ops.bench import _cli, _dbt_breakdown, _run
 from scoring.ops.nightly import parse_steps
 
 
-def _night(args: list[str], log: Path) -> dict:
-    """One CLI night: wall seconds, peak RSS, the job's step times and dbt's heaviest models."""
-    seconds, rss_mb, text = _run(_cli(*args), log)
+def _night(args: list[str], home: Path, name: str) -> dict:
+    """One CLI night on the warehouse in ``home``: wall seconds, peak RSS, the job's step times
+    and dbt's heaviest models; its output goes to ``home/<name>.log``."""
+    seconds, rss_mb, text = _run(_cli(*args), home / f"{name}.log")
     return {
         "wall_s": round(seconds, 1),
         "peak_rss_mb": round(rss_mb),
         "steps": parse_steps(text),
-        **_dbt_breakdown(Path(args[args.index("--warehouse") + 1]).parent, top=10),
+        **_dbt_breakdown(home, top=10),
     }
 
 
@@ -42,11 +43,11 @@ def run(raw_dir: Path, out: Path, engines: list[str], again: bool = True) -> dic
         wh = home / "skipcache.duckdb"
         base = ["nightly", "--raw-dir", str(raw_dir), "--warehouse", str(wh), "--quiet"]
         nights = results["engines"][engine] = {}
-        nights["full_night"] = _night([*base, "--engine", engine], home / "full-night.log")
+        nights["full_night"] = _night([*base, "--engine", engine], home, "full-night")
         if again:
             # no new data: --force makes the night run (else it stops at its input check)
             nights["night_again"] = _night(
-                [*base, "--engine", engine, "--force"], home / "night-again.log"
+                [*base, "--engine", engine, "--force"], home, "night-again"
             )
         (out / "engine_bench.json").write_text(json.dumps(results, indent=2))
     return results
