@@ -50,75 +50,111 @@
     {#-
         One row per entity (`keys`) and feature date with its history strictly before that date:
         `<prefix>_<count>_before` over all earlier days, `<prefix>_<count>_<w>d` over the
-        var('feature_windows_days') windows, and last_listen_day_number. Two parts, one row each:
-          - the days the entity had listens: running sums over its own daily rows (window
-            functions); on an incremental run only the entities with a changed day are
-            recomputed, over their whole history, because untouched entities' rows stay valid;
-          - the spine dates (macro spine_dates) where the entity had no listen: one grouped
-            aggregate of its days before that date, so no zero rows are windowed.
-        Every entity with a daily row gets a row at every spine date (zero counts when it has no
-        listen before it). `listens` (fct_listens) tells an incremental run what changed.
-        Portable SQL. The caller filters the dates an incremental run writes.
+        var('feature_windows_days') windows, and last_listen_day_number. The feature dates are
+        the days the entity had listens and the spine dates (macro spine_dates): every entity
+        with a daily row gets a row at every spine date (zero counts when it has no listen
+        before it). One pass of running sums (window functions) over the entity's daily rows
+        with its spine dates put in as rows of zero counts.
+        On an incremental run only the dates it writes are computed (macro refresh_dates_filter:
+        from the first changed listen date on, and the requested decision dates, for every
+        entity), and only the daily rows from the widest window before the first of them are
+        windowed: what came before is one grouped sum per entity (`history_base`) added to the
+        running sums. `listens` (fct_listens) tells an incremental run what changed. Portable SQL.
     -#}
     {%- set key_list = keys | join(', ') -%}
-    {%- set windows = var('feature_windows_days') -%}
+    {%- set windowed = count_columns | select('in', window_columns) | list -%}
+    {%- set history_start = history_start_date(listens, (var('feature_windows_days') | max) if windowed else 0) -%}
     select
-        {{ key_list }},
-        listen_date as feature_date,
-        day_number,
-        {{ history_windows(prefix, key_list, count_columns, window_columns) }}
+        {% for k in keys %}history.{{ k }},{% endfor %}
+        history.feature_date,
+        history.day_number,
+        {%- for c in count_columns %}
+            {%- if is_incremental() %}
+                cast(history.{{ prefix }}_{{ c }}_before + coalesce(history_base.{{ c }}, 0) as bigint)
+                    as {{ prefix }}_{{ c }}_before,
+            {%- else %}
+                history.{{ prefix }}_{{ c }}_before,
+            {%- endif %}
+            {%- for w in (var('feature_windows_days') if c in window_columns else []) %}
+                history.{{ prefix }}_{{ c }}_{{ w }}d,
+            {%- endfor %}
+        {%- endfor %}
+        {%- if is_incremental() %}
+            coalesce(history.last_listen_day_number, history_base.last_listen_day_number) as last_listen_day_number
+        {%- else %}
+            history.last_listen_day_number
+        {%- endif %}
     from (
         select
             {{ key_list }},
-            listen_date,
-            {{ count_columns | join(', ') }},
-            {{ day_number('listen_date') }} as day_number
-        from {{ daily_relation }}
-        {%- if is_incremental() %}
-            where ({{ key_list }}) in (
-                select {{ key_list }} from {{ daily_relation }}
-                where listen_date >= {{ first_changed_listen_date(listens) }}
-            )
-        {%- endif %}
-    ) as listen_days
+            feature_date,
+            day_number,
+            is_written,
+            {{ history_windows(prefix, key_list, count_columns, window_columns) }}
+        from (
+            select
+                {{ key_list }},
+                listen_date as feature_date,
+                {{ count_columns | join(', ') }},
+                {{ day_number('listen_date') }} as day_number,
+                {% if is_incremental() -%}
+                    {{ refresh_dates_filter('listen_date', listens) }}
+                {%- else -%}
+                    true
+                {%- endif %} as is_written
+            from {{ daily_relation }}
+            {%- if is_incremental() %}
+                where listen_date >= {{ history_start }}
+            {%- endif %}
 
-    union all
+            union all
 
-    select
-        {% for k in keys %}entities.{{ k }}, {% endfor %}
-        spine.listen_date as feature_date,
-        {{ day_number('spine.listen_date') }} as day_number,
-        {%- for c in count_columns %}
-            cast(coalesce(sum(case when earlier.listen_date < spine.listen_date then earlier.{{ c }} end), 0) as bigint)
-                as {{ prefix }}_{{ c }}_before,
-            {%- for w in (windows if c in window_columns else []) %}
-                cast(coalesce(sum(
-                    case
-                        when
-                            earlier.listen_date < spine.listen_date
-                            and earlier.listen_date >= {{ add_days(-w, 'spine.listen_date') }}
-                            then earlier.{{ c }}
-                    end
-                ), 0) as bigint) as {{ prefix }}_{{ c }}_{{ w }}d,
-            {%- endfor %}
-        {%- endfor %}
-        max(
-            case
-                when earlier.listen_date < spine.listen_date and earlier.listens > 0
-                    then {{ day_number('earlier.listen_date') }}
-            end
-        ) as last_listen_day_number
-    from (select distinct {{ key_list }} from {{ daily_relation }}) as entities
-    cross join ({{ spine_dates(daily_relation) }}) as spine
-    left join {{ daily_relation }} as earlier
-        on
-            {% for k in keys %}entities.{{ k }} = earlier.{{ k }} and {% endfor %}
-            earlier.listen_date <= spine.listen_date
+            select
+                {% for k in keys %}entities.{{ k }}, {% endfor %}
+                spine.listen_date as feature_date,
+                {% for c in count_columns %}cast(0 as bigint) as {{ c }}, {% endfor %}
+                {{ day_number('spine.listen_date') }} as day_number,
+                true as is_written
+            from (select distinct {{ key_list }} from {{ daily_relation }}) as entities
+            cross join ({{ spine_dates(daily_relation) }}) as spine
+            left join {{ daily_relation }} as same_day
+                on
+                    {% for k in keys %}entities.{{ k }} = same_day.{{ k }} and {% endfor %}
+                    spine.listen_date = same_day.listen_date
+            where
+                same_day.listen_date is null
+                {%- if is_incremental() %}
+                    and {{ refresh_dates_filter('spine.listen_date', listens) }}
+                {%- endif %}
+        ) as points
+    ) as history
     {%- if is_incremental() %}
-        where {{ refresh_dates_filter('spine.listen_date', listens) }}
+        left join (
+            select
+                {{ key_list }},
+                {% for c in count_columns %}cast(sum({{ c }}) as bigint) as {{ c }}, {% endfor %}
+                max(case when listens > 0 then {{ day_number('listen_date') }} end) as last_listen_day_number
+            from {{ daily_relation }}
+            where listen_date < {{ history_start }}
+            group by {{ key_list }}
+        ) as history_base
+            on {% for k in keys %}{% if not loop.first %} and {% endif %}history.{{ k }} = history_base.{{ k }}{% endfor %}
+        where history.is_written
     {%- endif %}
-    group by {% for k in keys %}entities.{{ k }}, {% endfor %}spine.listen_date
-    having max(case when earlier.listen_date = spine.listen_date then 1 else 0 end) = 0
+{%- endmacro %}
+
+{% macro history_start_date(listens, widest_window) -%}
+    {#- On an incremental run, the first day whose daily rows a feature date it writes needs:
+        the widest window (days) before the first of those dates (macro refresh_dates_filter);
+        null when it writes none. -#}
+    (
+        select {{ add_days(-widest_window, 'min(written.listen_date)') }}
+        from (
+            select {{ first_changed_listen_date(listens) }} as listen_date
+            union all
+            select requested.listen_date from ({{ decision_dates() }}) as requested
+        ) as written
+    )
 {%- endmacro %}
 
 {% macro decision_nights(listens) -%}
