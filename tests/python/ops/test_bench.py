@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import date
 from pathlib import Path
 
 from helpers import run_cli
 
 from scoring.ingest.generate import GenerateOptions, generate
+from scoring.ops.bench import _env
+from scoring.ops.nightly import full_tests_due
 
 
 def test_bench_runs_every_step_and_writes_json(tmp_path: Path):
@@ -58,3 +61,15 @@ def test_peer_under_a_memory_cap_fails_and_says_so(tmp_path: Path):
         [sys.executable, "-m", "scoring.ops.peer", str(raw)], tmp_path / "peer.log", 0.05
     )
     assert code != 0 and rss > 0 and secs > 0  # 50 MB of address space: pandas cannot start
+
+
+def test_measured_nights_test_as_an_ordinary_night_whatever_the_weekday(monkeypatch):
+    # the weekly full test pass (SKIPCACHE_FULL_TESTS_WEEKDAY, default Sunday) doubles a 10x
+    # night's test time: a bench run on that weekday would not compare with one on another day
+    monkeypatch.delenv("SKIPCACHE_FULL_TESTS_WEEKDAY", raising=False)
+    env = _env()
+    assert env["SKIPCACHE_FULL_TESTS_WEEKDAY"] == "never"
+    monkeypatch.setenv("SKIPCACHE_FULL_TESTS_WEEKDAY", env["SKIPCACHE_FULL_TESTS_WEEKDAY"])
+    assert not any(full_tests_due(date(2026, 12, day)) for day in range(1, 8))
+    monkeypatch.setenv("SKIPCACHE_FULL_TESTS_WEEKDAY", "2")  # a caller's choice is kept
+    assert _env()["SKIPCACHE_FULL_TESTS_WEEKDAY"] == "2"
