@@ -54,9 +54,6 @@ final as (
     from history
     inner join global_features
         on history.feature_date = global_features.feature_date
-    {% if is_incremental() %}
-        where {{ refresh_dates_filter('history.feature_date', fct_listens) }}
-    {% endif %}
 
 )
 

@@ -31,9 +31,6 @@ final as (
         user_genre_skips_before,
         {{ run_loaded_at() }} as loaded_at
     from history
-    {% if is_incremental() %}
-        where {{ refresh_dates_filter('feature_date', fct_listens) }}
-    {% endif %}
 
 )
 
