@@ -46,24 +46,37 @@
     {{ decision_dates() }}
 {%- endmacro %}
 
-{% macro point_in_time_history(daily_relation, listens, prefix, keys, count_columns, window_columns=['listens', 'skips']) -%}
+{% macro point_in_time_history(daily_relation, listens, prefix, keys, count_columns, window_columns=['listens', 'skips'], days_since_column=none) -%}
     {#-
         One row per entity (`keys`) and feature date with its history strictly before that date:
         `<prefix>_<count>_before` over all earlier days, `<prefix>_<count>_<w>d` over the
-        var('feature_windows_days') windows, and last_listen_day_number. The feature dates are
-        the days the entity had listens and the spine dates (macro spine_dates): every entity
-        with a daily row gets a row at every spine date (zero counts when it has no listen
-        before it). One pass of running sums (window functions) over the entity's daily rows
-        with its spine dates put in as rows of zero counts.
+        var('feature_windows_days') windows, and, when the model stores the days since the last
+        listen (`days_since_column`), last_listen_day_number. The feature dates are the days the
+        entity had listens and the spine dates (macro spine_dates): every entity with a daily row
+        gets a row at every spine date (zero counts when it has no listen before it). One pass of
+        running sums (window functions) over the entity's daily rows with its spine dates put in
+        as rows of zero counts.
         On an incremental run only the dates it writes are computed (macro refresh_dates_filter:
         from the first changed listen date on, and the requested decision dates, for every
         entity), and only the daily rows from the widest window before the first of them are
-        windowed: what came before is one grouped sum per entity (`history_base`) added to the
-        running sums. `listens` (fct_listens) tells an incremental run what changed. Portable SQL.
+        windowed: what came before is one total per entity (`history_base`) added to the running
+        sums. On an ordinary night that total starts from the model's own rows at its last
+        stored date (macro stored_history_base); otherwise (a past decision date asked for, an
+        empty table) it is one grouped sum over the older daily rows. `listens` (fct_listens)
+        tells an incremental run what changed. Portable SQL.
     -#}
     {%- set key_list = keys | join(', ') -%}
     {%- set windowed = count_columns | select('in', window_columns) | list -%}
-    {%- set history_start = history_start_date(listens, (var('feature_windows_days') | max) if windowed else 0) -%}
+    {%- set widest_window = (var('feature_windows_days') | max) if windowed else 0 -%}
+    {%- set last_listen = days_since_column is not none -%}
+    {%- set stored = stored_history_point(listens, widest_window) if is_incremental() else none -%}
+    {%- set history_start = "cast('" ~ stored.history_start ~ "' as date)" if stored
+        else history_start_date(listens, widest_window) -%}
+    {%- if stored %}
+    with history_base as (
+        {{ stored_history_base(daily_relation, prefix, keys, count_columns, stored, days_since_column) }}
+    )
+    {%- endif %}
     select
         {% for k in keys %}history.{{ k }},{% endfor %}
         history.feature_date,
@@ -71,17 +84,18 @@
         {%- for c in count_columns %}
             {%- if is_incremental() %}
                 cast(history.{{ prefix }}_{{ c }}_before + coalesce(history_base.{{ c }}, 0) as bigint)
-                    as {{ prefix }}_{{ c }}_before,
+                    as {{ prefix }}_{{ c }}_before
             {%- else %}
-                history.{{ prefix }}_{{ c }}_before,
+                history.{{ prefix }}_{{ c }}_before
             {%- endif %}
-            {%- for w in (var('feature_windows_days') if c in window_columns else []) %}
-                history.{{ prefix }}_{{ c }}_{{ w }}d,
+            {%- for w in (var('feature_windows_days') if c in window_columns else []) %},
+                history.{{ prefix }}_{{ c }}_{{ w }}d
             {%- endfor %}
+            {%- if not loop.last or last_listen %},{% endif %}
         {%- endfor %}
-        {%- if is_incremental() %}
+        {%- if last_listen and is_incremental() %}
             coalesce(history.last_listen_day_number, history_base.last_listen_day_number) as last_listen_day_number
-        {%- else %}
+        {%- elif last_listen %}
             history.last_listen_day_number
         {%- endif %}
     from (
@@ -90,7 +104,7 @@
             feature_date,
             day_number,
             is_written,
-            {{ history_windows(prefix, key_list, count_columns, window_columns) }}
+            {{ history_windows(prefix, key_list, count_columns, window_columns, last_listen) }}
         from (
             select
                 {{ key_list }},
@@ -115,9 +129,27 @@
                 {% for c in count_columns %}cast(0 as bigint) as {{ c }}, {% endfor %}
                 {{ day_number('spine.listen_date') }} as day_number,
                 true as is_written
-            from (select distinct {{ key_list }} from {{ daily_relation }}) as entities
+            from (
+                {%- if stored %}
+                    {#- the entities with daily rows before the history start, and the others #}
+                    select {{ key_list }} from history_base
+                    union
+                    select {{ key_list }}
+                    from {{ daily_relation }}
+                    where listen_date >= cast('{{ [stored.as_of, stored.history_start] | min }}' as date)
+                {%- else %}
+                    select distinct {{ key_list }} from {{ daily_relation }}
+                {%- endif %}
+            ) as entities
             cross join ({{ spine_dates(daily_relation) }}) as spine
-            left join {{ daily_relation }} as same_day
+            left join (
+                select {{ key_list }}, listen_date
+                from {{ daily_relation }}
+                {%- if is_incremental() %}
+                    {#- the spine dates written are the history start's or later #}
+                    where listen_date >= {{ history_start }}
+                {%- endif %}
+            ) as same_day
                 on
                     {% for k in keys %}entities.{{ k }} = same_day.{{ k }} and {% endfor %}
                     spine.listen_date = same_day.listen_date
@@ -129,18 +161,133 @@
         ) as points
     ) as history
     {%- if is_incremental() %}
-        left join (
+        left join
+        {%- if stored %} history_base
+        {%- else %} (
             select
                 {{ key_list }},
-                {% for c in count_columns %}cast(sum({{ c }}) as bigint) as {{ c }}, {% endfor %}
-                max(case when listens > 0 then {{ day_number('listen_date') }} end) as last_listen_day_number
+                {% for c in count_columns %}cast(sum({{ c }}) as bigint) as {{ c }}{% if not loop.last or last_listen %},{% endif %} {% endfor %}
+                {% if last_listen %}max(case when listens > 0 then {{ day_number('listen_date') }} end) as last_listen_day_number{% endif %}
             from {{ daily_relation }}
             where listen_date < {{ history_start }}
             group by {{ key_list }}
         ) as history_base
+        {%- endif %}
             on {% for k in keys %}{% if not loop.first %} and {% endif %}history.{{ k }} = history_base.{{ k }}{% endfor %}
         where history.is_written
     {%- endif %}
+{%- endmacro %}
+
+{% macro stored_history_point(listens, widest_window) -%}
+    {#- On an incremental run (at execution), whether the totals before the history start can
+        start from the model's own rows: {'as_of': its last stored feature date, 'first_changed':
+        first_changed_listen_date, 'history_start': history_start_date} as ISO strings when
+        something changed and no date before the first changed one is asked for; none otherwise
+        (nothing changed, a past decision date asked for, an empty table). The last stored date
+        is a spine date (the day after the last listen, or a later requested date), so every
+        entity with a daily row then has a row at it holding its totals strictly before it. -#}
+    {%- if not execute -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set probe -%}
+        select
+            cast((select max(feature_date) from {{ this }}) as string) as as_of,
+            cast({{ first_changed_listen_date(listens) }} as string) as first_changed,
+            cast({{ history_start_date(listens, 0) }} as string) as first_written,
+            cast({{ history_start_date(listens, widest_window) }} as string) as history_start
+    {%- endset -%}
+    {%- set row = run_query(probe).rows[0] -%}
+    {%- if row['as_of'] is none or row['first_changed'] is none or row['first_written'] != row['first_changed'] -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return({
+        'as_of': row['as_of'] | string,
+        'first_changed': row['first_changed'] | string,
+        'history_start': row['history_start'] | string,
+    }) }}
+{%- endmacro %}
+
+{% macro stored_history_base(daily_relation, prefix, keys, count_columns, stored, days_since_column=none) -%}
+    {#- Per entity, the totals of `count_columns` over the days before stored.history_start (and
+        the last day with a listen before it, when the model stores `days_since_column`).
+        An entity whose daily rows before the last stored date (stored.as_of) may have changed
+        since it was written (`changed`: a daily row, new or stored, from the first changed date
+        up to as_of; on a night, the entities with late events of the day before) is summed from
+        all its daily rows before the history start. Any other: its stored row at as_of (totals
+        before that date) plus its daily rows from as_of up to the history start, or minus those
+        from the history start up to as_of. Its last stored listen is before the first changed
+        date, so before every date written; where it is on or after the history start, the
+        windowed rows hold it, so it is never used. -#}
+    {%- set as_of = "cast('" ~ stored.as_of ~ "' as date)" -%}
+    {%- set first_changed = "cast('" ~ stored.first_changed ~ "' as date)" -%}
+    {%- set start = "cast('" ~ stored.history_start ~ "' as date)" -%}
+    {%- set last_listen = days_since_column is not none -%}
+    {%- set on_changed -%}
+        {% for k in keys %}{% if not loop.first %} and {% endif %}totals.{{ k }} = changed.{{ k }}{% endfor %}
+    {%- endset -%}
+    {%- set changed -%}
+        (
+            select {{ keys | join(', ') }}
+            from {{ daily_relation }}
+            where listen_date >= {{ first_changed }} and listen_date < {{ as_of }}
+            union
+            select {{ keys | join(', ') }}
+            from {{ this }}
+            where feature_date >= {{ first_changed }} and feature_date < {{ as_of }}
+        ) as changed
+    {%- endset -%}
+    select
+        {{ keys | join(', ') }},
+        {% for c in count_columns %}cast(sum({{ c }}) as bigint) as {{ c }}{% if not loop.last or last_listen %},{% endif %} {% endfor %}
+        {% if last_listen %}max(last_listen_day_number) as last_listen_day_number{% endif %}
+    from (
+        select
+            {% for k in keys %}totals.{{ k }}, {% endfor %}
+            {% for c in count_columns %}totals.{{ prefix }}_{{ c }}_before as {{ c }}{% if not loop.last or last_listen %},{% endif %} {% endfor %}
+            {% if last_listen -%}
+                case
+                    when totals.{{ prefix }}_listens_before > 0
+                        then {{ day_number(as_of) }} - totals.{{ days_since_column }}
+                end as last_listen_day_number
+            {%- endif %}
+        from {{ this }} as totals
+        left join {{ changed }}
+            on {{ on_changed }}
+        where totals.feature_date = {{ as_of }} and changed.{{ keys[0] }} is null
+
+        union all
+
+        select
+            {% for k in keys %}totals.{{ k }}, {% endfor %}
+            {% for c in count_columns %}case when totals.listen_date < {{ start }} then totals.{{ c }} else -totals.{{ c }} end as {{ c }}{% if not loop.last or last_listen %},{% endif %} {% endfor %}
+            {% if last_listen -%}
+                case when totals.listen_date < {{ start }} and totals.listens > 0 then {{ day_number('totals.listen_date') }} end
+                    as last_listen_day_number
+            {%- endif %}
+        from {{ daily_relation }} as totals
+        left join {{ changed }}
+            on {{ on_changed }}
+        where
+            changed.{{ keys[0] }} is null
+            and (
+                (totals.listen_date >= {{ as_of }} and totals.listen_date < {{ start }})
+                or (totals.listen_date >= {{ start }} and totals.listen_date < {{ as_of }})
+            )
+
+        union all
+
+        select
+            {% for k in keys %}totals.{{ k }}, {% endfor %}
+            {% for c in count_columns %}totals.{{ c }}{% if not loop.last or last_listen %},{% endif %} {% endfor %}
+            {% if last_listen -%}
+                case when totals.listens > 0 then {{ day_number('totals.listen_date') }} end as last_listen_day_number
+            {%- endif %}
+        from {{ daily_relation }} as totals
+        inner join {{ changed }}
+            on {{ on_changed }}
+        where totals.listen_date < {{ start }}
+    ) as totals
+    group by {{ keys | join(', ') }}
 {%- endmacro %}
 
 {% macro history_start_date(listens, widest_window) -%}
@@ -168,28 +315,31 @@
     {% endif %}
 {%- endmacro %}
 
-{% macro history_windows(prefix, partition_by, count_columns, window_columns=['listens', 'skips']) -%}
+{% macro history_windows(prefix, partition_by, count_columns, window_columns=['listens', 'skips'], last_listen=true) -%}
     {#-
         For each daily row, sums of `count_columns` over the same entity's days strictly before
         it (all history, and each window of var('feature_windows_days') days), plus the last day
-        with a listen before it. The frame ends at 1 preceding: nothing of the row's own day.
+        with a listen before it when `last_listen`. The frame ends at 1 preceding: nothing of the row's own day.
         The daily relation has one row per entity and day, so the all-history frame can count
         rows (a cheap running sum); the windows count days (a range frame).
     -#}
     {%- for c in count_columns %}
+        {%- if not loop.first %},{% endif %}
         cast(coalesce(sum({{ c }}) over (
             partition by {{ partition_by }} order by day_number
             rows between unbounded preceding and 1 preceding
-        ), 0) as bigint) as {{ prefix }}_{{ c }}_before,
-        {%- for w in (var('feature_windows_days') if c in window_columns else []) %}
+        ), 0) as bigint) as {{ prefix }}_{{ c }}_before
+        {%- for w in (var('feature_windows_days') if c in window_columns else []) %},
             cast(coalesce(sum({{ c }}) over (
                 partition by {{ partition_by }} order by day_number
                 range between {{ w }} preceding and 1 preceding
-            ), 0) as bigint) as {{ prefix }}_{{ c }}_{{ w }}d,
+            ), 0) as bigint) as {{ prefix }}_{{ c }}_{{ w }}d
         {%- endfor %}
     {%- endfor %}
-    max(case when listens > 0 then day_number end) over (
-        partition by {{ partition_by }} order by day_number
-        rows between unbounded preceding and 1 preceding
-    ) as last_listen_day_number
+    {%- if last_listen %},
+        max(case when listens > 0 then day_number end) over (
+            partition by {{ partition_by }} order by day_number
+            rows between unbounded preceding and 1 preceding
+        ) as last_listen_day_number
+    {%- endif %}
 {%- endmacro %}

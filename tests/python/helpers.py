@@ -83,6 +83,14 @@ def model_record(metrics: dict[str, dict] | None = None, **fields):
 NO_SERVED_LOGS = shutil.ignore_patterns("requests")
 
 
+def started_from_stored_totals(dbt_target: Path, model: str) -> bool:
+    """Whether the last dbt run of a *_features_daily model (its compiled SQL under
+    ``dbt_target``) started the older totals from its own stored rows (macro
+    stored_history_base) rather than from a grouped sum over all older daily rows."""
+    [compiled] = dbt_target.glob(f"compiled/skipcache/models_sql/**/{model}.sql")
+    return ") as changed" in compiled.read_text()
+
+
 def copy_export(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("_truth*"))
     for f in dst.rglob("*"):

@@ -24,7 +24,10 @@ global_features as (
 
 history as (
 
-    {{ point_in_time_history('track_daily', fct_listens, 'track', ['track_id'], ['listens', 'skips', 'likes']) }}
+    {{ point_in_time_history(
+        'track_daily', fct_listens, 'track', ['track_id'], ['listens', 'skips', 'likes'],
+        days_since_column='track_days_since_last_listen'
+    ) }}
 
 ),
 

@@ -24,7 +24,10 @@ global_features as (
 
 history as (
 
-    {{ point_in_time_history('user_daily', fct_listens, 'user', ['user_id'], ['listens', 'skips', 'likes']) }}
+    {{ point_in_time_history(
+        'user_daily', fct_listens, 'user', ['user_id'], ['listens', 'skips', 'likes'],
+        days_since_column='user_days_since_last_listen'
+    ) }}
 
 ),
 

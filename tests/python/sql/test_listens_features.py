@@ -11,12 +11,13 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from helpers import COMPARED_TABLES, query, real_export
+from helpers import COMPARED_TABLES, query, real_export, started_from_stored_totals
 
 from scoring.config import resolve_paths
 from scoring.ingest.build import build
 from scoring.ingest.generate import GenerateOptions, generate
 
+FEATURE_MODELS = ("user_features_daily", "track_features_daily", "user_genre_features_daily")
 EVENT_TYPES = {"play", "skip", "like", "advertisement", "advertisment", "buypremium"}
 
 
@@ -228,8 +229,9 @@ def test_daily_drops_one_by_one_equal_one_full_build_late_events_included(tmp_pa
     middle.write_text("".join(lines[: len(lines) // 2]))
     late = tmp_path / "zz-late.jsonl"
     late.write_text("".join(lines[len(lines) // 2 :]))
-    held = [tmp_path / d.name for d in drops[-2:]]
-    for d in drops[-2:]:
+    # the next day, then a day with a gap before it, then the missing day, late
+    held = [tmp_path / d.name for d in (drops[-3], drops[-1], drops[-2])]
+    for d in drops[-3:]:
         d.rename(tmp_path / d.name)
 
     wh = tmp_path / "incremental.duckdb"
@@ -238,6 +240,9 @@ def test_daily_drops_one_by_one_equal_one_full_build_late_events_included(tmp_pa
     for f in [*held, late]:
         f.rename(raw / "sessions" / f.name)
         build(paths, quiet=True)
+        # every one of these nights started the older totals from the tables' stored rows
+        for model in FEATURE_MODELS:
+            assert started_from_stored_totals(paths.dbt_target, model), (f.name, model)
     before_rebuild = _snapshot(wh, with_load_time=True)
     build(paths, quiet=True)  # nothing new: nothing changes, load times included
     assert _snapshot(wh, with_load_time=True) == before_rebuild
