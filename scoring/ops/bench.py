@@ -225,10 +225,13 @@ def bench_export(
 ) -> tuple[list[Step], int]:
     """The nights, scoring, lookups and the peer on one export; steps and its session events.
 
-    Full night from an empty warehouse (every drop but the last day's), the incremental night
-    (+ that day), then a night with no new data; an export without daily drops gets the full
-    night and the no-data nights. The second night copies the warehouse once to make the
-    standby generation; the incremental and no-data nights after it are what a night costs."""
+    Full night from an empty warehouse (every drop but the last two days'), a first incremental
+    night (+ the day before the last), the incremental night (+ the last day), then a night with
+    no new data. The second night copies the warehouse once to make the standby generation; the
+    nights after it are what a night costs, the incremental one after an ordinary night (a
+    standby catches up on the night before it: one new night's decisions to copy). An export
+    without daily drops gets the full night, a second night (--force: no new data) and the
+    no-data night."""
     files = discover(source)
     drops = sorted(f.path for f in files if f.entity == "sessions")
     events = 0
@@ -238,10 +241,11 @@ def bench_export(
                 events += sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 24), b""))
 
     held = _last_day_drops(drops)
-    incremental = source.joinpath(SESSIONS_DIR).is_dir() and len(drops) > len(held)
+    incremental = source.joinpath(SESSIONS_DIR).is_dir() and len(drops) > len(held) + 1
+    day_before = drops[-len(held) - 1] if incremental else None
     raw = work / f"raw-{label}"
     if incremental:
-        _link_export(source, raw, drops[: -len(held)])
+        _link_export(source, raw, drops[: -len(held) - 1])
     else:
         raw = source
     warehouse = work / f"warehouse-{label}" / "skipcache.duckdb"
@@ -262,16 +266,22 @@ def bench_export(
     measure("full night (empty warehouse)", "full-night")
     # the first night after a first build has no standby generation yet: it copies the live
     # file once (scoring.ingest.generations); every later night reuses the standby
-    # with no new data a night stops at once (scoring.ingest.inputs): --force makes this one run
-    measure(
-        "second night (no new data, --force; makes the standby by a copy, once)",
-        "second-night",
-        "--force",
-    )
     if incremental:
+        (raw / SESSIONS_DIR / day_before.name).symlink_to(day_before)
+        measure(
+            f"first incremental night (+{day_before.name}; makes the standby by a copy, once)",
+            "first-incremental-night",
+        )
         for drop in held:
             (raw / SESSIONS_DIR / drop.name).symlink_to(drop)
         measure(f"incremental night (+{' +'.join(d.name for d in held)})", "incremental-night")
+    else:
+        # with no new data a night stops at once (scoring.ingest.inputs): --force makes it run
+        measure(
+            "second night (no new data, --force; makes the standby by a copy, once)",
+            "second-night",
+            "--force",
+        )
     measure("no-data night", "no-data-night")
     score = scoring_throughput(warehouse)
     score.name = f"[{label}] {score.name}"

@@ -22,7 +22,7 @@ def test_bench_runs_every_step_and_writes_json(tmp_path: Path):
     names = [s["name"] for s in results["steps"]]
     assert names[0] == "generate tiny preset"
     assert names[1] == "[1x] full night (empty warehouse)"
-    assert names[2].startswith("[1x] second night (no new data")
+    assert names[2].startswith("[1x] first incremental night (+")
     assert names[3].startswith("[1x] incremental night (+")
     assert names[4:] == [
         "[1x] no-data night",
@@ -38,7 +38,7 @@ def test_bench_runs_every_step_and_writes_json(tmp_path: Path):
     assert list(heaviest.values()) == sorted(heaviest.values(), reverse=True)
     assert results["steps"][3]["detail"]["steps"].get("reuse model") is not None
     assert results["steps"][3]["detail"]["steps"].get("prepare standby") is not None
-    assert results["steps"][2]["detail"]["steps"].get("dbt build") is not None  # --force ran it
+    assert results["steps"][2]["detail"]["steps"].get("dbt build") is not None
     # nothing new since the incremental night: the no-data night stops after checking its inputs
     assert list(results["steps"][4]["detail"]["steps"]) == ["check inputs", "total"]
     assert results["steps"][5]["detail"]["pairs"] > 0
