@@ -76,9 +76,14 @@ def test_nights_alternate_generations_readers_keep_reading_and_tables_equal_a_fu
     assert reader.returncode == 0
     assert os.readlink(wh) == "skipcache.duckdb.gen-a"
 
-    # night 4 reuses gen-b (two nights old): the job tables are brought level, not copied
+    # night 4 reuses gen-b (two nights old): the job tables are brought level, not copied. A
+    # table only gen-b holds tells: a copy of the live file would not have it
+    con = duckdb.connect(str(wh.parent / "skipcache.duckdb.gen-b"))
+    con.execute("create table main.only_in_the_standby as select 1 as x")
+    con.close()
     _night(raw, wh, "--date", "2025-01-05")
     assert os.readlink(wh) == "skipcache.duckdb.gen-b"
+    assert query(wh, "select x from main.only_in_the_standby") == [(1,)]
     assert _files(wh.parent) == {
         "skipcache.duckdb",
         "skipcache.duckdb.gen-a",
