@@ -50,7 +50,7 @@ DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
 
 #: DuckDB's memory_limit for dbt (profiles.yml reads the same variable, with the same default)
 #: and for the job's own connections (limit_memory): beyond it DuckDB spills to disk.
-DUCKDB_MEMORY_DEFAULT = "4GB"
+DUCKDB_MEMORY_DEFAULT = "5GB"
 
 
 def limit_memory(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
