@@ -46,7 +46,7 @@
     {{ decision_dates() }}
 {%- endmacro %}
 
-{% macro point_in_time_history(daily_relation, listens, prefix, keys, count_columns, window_columns=['listens', 'skips'], days_since_column=none) -%}
+{% macro point_in_time_history(daily_relation, listens, prefix, keys, count_columns, window_columns=['listens', 'skips'], days_since_column=none, daily_table=none) -%}
     {#-
         One row per entity (`keys`) and feature date with its history strictly before that date:
         `<prefix>_<count>_before` over all earlier days, `<prefix>_<count>_<w>d` over the
@@ -69,7 +69,7 @@
     {%- set windowed = count_columns | select('in', window_columns) | list -%}
     {%- set widest_window = (var('feature_windows_days') | max) if windowed else 0 -%}
     {%- set last_listen = days_since_column is not none -%}
-    {%- set stored = stored_history_point(listens, widest_window) if is_incremental() else none -%}
+    {%- set stored = stored_history_point(listens, widest_window, daily_table) if is_incremental() and daily_table is not none else none -%}
     {%- set history_start = "cast('" ~ stored.history_start ~ "' as date)" if stored
         else history_start_date(listens, widest_window) -%}
     {%- if stored %}
@@ -178,14 +178,17 @@
     {%- endif %}
 {%- endmacro %}
 
-{% macro stored_history_point(listens, widest_window) -%}
+{% macro stored_history_point(listens, widest_window, daily_table) -%}
     {#- On an incremental run (at execution), whether the totals before the history start can
         start from the model's own rows: {'as_of': its last stored feature date, 'first_changed':
         first_changed_listen_date, 'history_start': history_start_date} as ISO strings when
         something changed and no date before the first changed one is asked for; none otherwise
-        (nothing changed, a past decision date asked for, an empty table). The last stored date
-        is a spine date (the day after the last listen, or a later requested date), so every
-        entity with a daily row then has a row at it holding its totals strictly before it. -#}
+        (nothing changed, a past decision date asked for, an empty table), or when the rows at
+        the last stored date are older than a daily row before the first changed date (`daily_table`,
+        the daily model's table: a date asked ahead of the data keeps its rows while later drops
+        arrive, or a daily model was rebuilt alone). The last stored date is a spine date (the
+        day after the last listen, or a later requested date), so every entity with a daily row
+        when it was written has a row at it holding its totals strictly before it. -#}
     {%- if not execute -%}
         {{ return(none) }}
     {%- endif -%}
@@ -198,6 +201,22 @@
     {%- endset -%}
     {%- set row = run_query(probe).rows[0] -%}
     {%- if row['as_of'] is none or row['first_changed'] is none or row['first_written'] != row['first_changed'] -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set settled -%}
+        select
+            case
+                when (
+                    select max(loaded_at) from {{ daily_table }}
+                    where listen_date < cast('{{ [row['as_of'] | string, row['first_changed'] | string] | min }}' as date)
+                ) > (
+                    select min(loaded_at) from {{ this }}
+                    where feature_date = cast('{{ row['as_of'] | string }}' as date)
+                ) then 0
+                else 1
+            end as usable
+    {%- endset -%}
+    {%- if run_query(settled).rows[0]['usable'] != 1 -%}
         {{ return(none) }}
     {%- endif -%}
     {{ return({

@@ -26,7 +26,8 @@ history as (
 
     {{ point_in_time_history(
         'track_daily', fct_listens, 'track', ['track_id'], ['listens', 'skips', 'likes'],
-        days_since_column='track_days_since_last_listen'
+        days_since_column='track_days_since_last_listen',
+        daily_table=ref('int_track_listens_daily'),
     ) }}
 
 ),

@@ -26,7 +26,8 @@ history as (
 
     {{ point_in_time_history(
         'user_daily', fct_listens, 'user', ['user_id'], ['listens', 'skips', 'likes'],
-        days_since_column='user_days_since_last_listen'
+        days_since_column='user_days_since_last_listen',
+        daily_table=ref('int_user_listens_daily'),
     ) }}
 
 ),

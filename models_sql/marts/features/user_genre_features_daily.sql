@@ -16,7 +16,8 @@ user_genre_daily as (
 history as (
 
     {{ point_in_time_history(
-        'user_genre_daily', fct_listens, 'user_genre', ['user_id', 'genre'], ['listens', 'skips'], window_columns=[]
+        'user_genre_daily', fct_listens, 'user_genre', ['user_id', 'genre'], ['listens', 'skips'], window_columns=[],
+        daily_table=ref('int_user_genre_listens_daily')
     ) }}
 
 ),
