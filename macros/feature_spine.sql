@@ -62,7 +62,8 @@
         windowed: what came before is one total per entity (`history_base`) added to the running
         sums. On an ordinary night that total starts from the model's own rows at its last
         stored date (macro stored_history_base); otherwise (a past decision date asked for, an
-        empty table) it is one grouped sum over the older daily rows. `listens` (fct_listens)
+        empty table, stored rows older than a later drop: macro stored_history_point) it is one
+        grouped sum over the older daily rows. `listens` (fct_listens)
         tells an incremental run what changed. Portable SQL.
     -#}
     {%- set key_list = keys | join(', ') -%}
@@ -195,12 +196,16 @@
     {%- set probe -%}
         select
             cast((select max(feature_date) from {{ this }}) as string) as as_of,
-            cast({{ first_changed_listen_date(listens) }} as string) as first_changed,
-            cast({{ history_start_date(listens, 0) }} as string) as first_written,
-            cast({{ history_start_date(listens, widest_window) }} as string) as history_start
+            cast({{ first_changed_listen_date(listens) }} as string) as first_changed
     {%- endset -%}
     {%- set row = run_query(probe).rows[0] -%}
-    {%- if row['as_of'] is none or row['first_changed'] is none or row['first_written'] != row['first_changed'] -%}
+    {%- if row['as_of'] is none or row['first_changed'] is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set as_of = row['as_of'] | string -%}
+    {%- set first_changed = row['first_changed'] | string -%}
+    {%- set requested = decision_date_list() -%}
+    {%- if requested and (requested | min) < first_changed -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set settled -%}
@@ -208,10 +213,10 @@
             case
                 when (
                     select max(loaded_at) from {{ daily_table }}
-                    where listen_date < cast('{{ [row['as_of'] | string, row['first_changed'] | string] | min }}' as date)
+                    where listen_date < cast('{{ [as_of, first_changed] | min }}' as date)
                 ) > (
                     select min(loaded_at) from {{ this }}
-                    where feature_date = cast('{{ row['as_of'] | string }}' as date)
+                    where feature_date = cast('{{ as_of }}' as date)
                 ) then 0
                 else 1
             end as usable
@@ -219,11 +224,10 @@
     {%- if run_query(settled).rows[0]['usable'] != 1 -%}
         {{ return(none) }}
     {%- endif -%}
-    {{ return({
-        'as_of': row['as_of'] | string,
-        'first_changed': row['first_changed'] | string,
-        'history_start': row['history_start'] | string,
-    }) }}
+    {#- history_start_date, with no requested date before the first changed one #}
+    {%- set history_start = modules.datetime.date.fromisoformat(first_changed)
+        - modules.datetime.timedelta(days=widest_window) -%}
+    {{ return({'as_of': as_of, 'first_changed': first_changed, 'history_start': history_start.isoformat()}) }}
 {%- endmacro %}
 
 {% macro stored_history_base(daily_relation, prefix, keys, count_columns, stored, days_since_column=none) -%}
