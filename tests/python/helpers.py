@@ -238,6 +238,23 @@ COMPARED_TABLES = {
     "marts.global_features_daily": "feature_date",
 }
 
+
+def assert_compared_tables_equal(warehouse: Path, full: Path, feature_dates: str = "") -> None:
+    """COMPARED_TABLES of ``warehouse`` equal those of ``full`` row for row (``loaded_at``
+    aside), the *_features_daily tables only at ``feature_dates`` (a SQL relation of dates, read
+    in each warehouse) when given."""
+    for table, key in COMPARED_TABLES.items():
+        where = (
+            f" where feature_date in ({feature_dates})"
+            if feature_dates and "features_daily" in table
+            else ""
+        )
+        sql = f"select * exclude (loaded_at) from {table}{where} order by {key}"
+        built, complete = query(warehouse, sql), query(full, sql)
+        assert len(built) == len(complete) > 0, table
+        assert built == complete, table
+
+
 #: the nights of the session fixture `replayed` (conftest.py)
 REPLAYED_NIGHTS = ("2024-12-22", "2024-12-29")
 
