@@ -63,7 +63,10 @@
         sums. On an ordinary night that total starts from the model's own rows at its last
         stored date (macro stored_history_base); otherwise (a past decision date asked for, an
         empty table, stored rows older than a later drop: macro stored_history_point) it is one
-        grouped sum over the older daily rows. `listens` (fct_listens)
+        grouped sum over the older daily rows. Only the entities with daily rows from the
+        history start on (`recent`) go through the window functions; the others (`quiet`, most
+        of them on a night) have no listen in any window of a date written, so their spine rows
+        are their totals with zero windows, written without a sort. `listens` (fct_listens)
         tells an incremental run what changed. Portable SQL.
     -#}
     {%- set key_list = keys | join(', ') -%}
@@ -73,10 +76,30 @@
     {%- set stored = stored_history_point(listens, widest_window, daily_table) if is_incremental() and daily_table is not none else none -%}
     {%- set history_start = "cast('" ~ stored.history_start ~ "' as date)" if stored
         else history_start_date(listens, widest_window) -%}
-    {%- if stored %}
-    with history_base as (
+    {%- if is_incremental() %}
+    with
+
+    history_base as (
+        {%- if stored %}
         {{ stored_history_base(daily_relation, prefix, keys, count_columns, stored, days_since_column) }}
+        {%- else %}
+        select
+            {{ key_list }},
+            {% for c in count_columns %}cast(sum({{ c }}) as bigint) as {{ c }}{% if not loop.last or last_listen %},{% endif %} {% endfor %}
+            {% if last_listen %}max(case when listens > 0 then {{ day_number('listen_date') }} end) as last_listen_day_number{% endif %}
+        from {{ daily_relation }}
+        where listen_date < {{ history_start }}
+        group by {{ key_list }}
+        {%- endif %}
+    ),
+
+    recent as (
+        {#- the entities with daily rows the windows of the dates written can see #}
+        select distinct {{ key_list }}
+        from {{ daily_relation }}
+        where listen_date >= {{ history_start }}
     )
+
     {%- endif %}
     select
         {% for k in keys %}history.{{ k }},{% endfor %}
@@ -131,13 +154,8 @@
                 {{ day_number('spine.listen_date') }} as day_number,
                 true as is_written
             from (
-                {%- if stored %}
-                    {#- the entities with daily rows before the history start, and the others #}
-                    select {{ key_list }} from history_base
-                    union
-                    select {{ key_list }}
-                    from {{ daily_relation }}
-                    where listen_date >= cast('{{ [stored.as_of, stored.history_start] | min }}' as date)
+                {%- if is_incremental() %}
+                    select {{ key_list }} from recent
                 {%- else %}
                     select distinct {{ key_list }} from {{ daily_relation }}
                 {%- endif %}
@@ -162,20 +180,35 @@
         ) as points
     ) as history
     {%- if is_incremental() %}
-        left join
-        {%- if stored %} history_base
-        {%- else %} (
-            select
-                {{ key_list }},
-                {% for c in count_columns %}cast(sum({{ c }}) as bigint) as {{ c }}{% if not loop.last or last_listen %},{% endif %} {% endfor %}
-                {% if last_listen %}max(case when listens > 0 then {{ day_number('listen_date') }} end) as last_listen_day_number{% endif %}
-            from {{ daily_relation }}
-            where listen_date < {{ history_start }}
-            group by {{ key_list }}
-        ) as history_base
-        {%- endif %}
+        left join history_base
             on {% for k in keys %}{% if not loop.first %} and {% endif %}history.{{ k }} = history_base.{{ k }}{% endfor %}
         where history.is_written
+
+    union all
+
+    {#- quiet entities: no daily row from the history start on, so at a date written their
+        windows are empty, their totals are history_base's and their last listen is its #}
+    select
+        {% for k in keys %}quiet.{{ k }},{% endfor %}
+        spine.listen_date as feature_date,
+        {{ day_number('spine.listen_date') }} as day_number,
+        {%- for c in count_columns %}
+            cast(coalesce(quiet.{{ c }}, 0) as bigint) as {{ prefix }}_{{ c }}_before
+            {%- for w in (var('feature_windows_days') if c in window_columns else []) %},
+                cast(0 as bigint) as {{ prefix }}_{{ c }}_{{ w }}d
+            {%- endfor %}
+            {%- if not loop.last or last_listen %},{% endif %}
+        {%- endfor %}
+        {%- if last_listen %}
+            quiet.last_listen_day_number
+        {%- endif %}
+    from history_base as quiet
+    cross join ({{ spine_dates(daily_relation) }}) as spine
+    left join recent
+        on {% for k in keys %}{% if not loop.first %} and {% endif %}quiet.{{ k }} = recent.{{ k }}{% endfor %}
+    where
+        recent.{{ keys[0] }} is null
+        and {{ refresh_dates_filter('spine.listen_date', listens) }}
     {%- endif %}
 {%- endmacro %}
 
