@@ -131,23 +131,43 @@
     {#- The lines of one entity in `landing` (the landing relation: the raw export's,
         base_pozytywka__landed_lines, or the served-answer logs', base_serving__landed_lines) that
         this run must parse: all of them on a full build; on an incremental run only the files
-        landed anew (new, or changed signature). The parsed models are incremental by
-        source_file. -#}
+        landed anew (new, or changed signature; macro files_to_parse). The parsed models are
+        incremental by source_file. -#}
     select landed.* from {{ landing }} as landed
     where
         landed.entity = '{{ entity }}'
         {%- if is_incremental() %}
-            -- the files to parse, from the landing's few (file, signature) pairs: filtering the
-            -- lines by a short list of files, rather than each line against this model's lines,
-            -- lets the engine skip the other files' lines (28 s of a night at 10x the v2 preset)
+            -- the files as literals, read before the model runs: the engine filters the
+            -- landing's file column first and reads no other column of the other files' lines
+            -- (a subquery here read every landed line: 26.0 s against 2.4 s at 10x the v2 preset)
+            {%- set files = files_to_parse(entity, landing) %}
+            {%- if files %}
             and landed.source_file in (
-                select files.source_file
-                from (
-                    select distinct source_file, file_signature
-                    from {{ landing }}
-                    where entity = '{{ entity }}'
-                ) as files
-                where not {{ file_already_in_this('files') }}
+                {%- for f in files %}'{{ f | replace("'", "''") }}'{% if not loop.last %}, {% endif %}{% endfor -%}
             )
+            {%- else %}
+            and 1 = 0
+            {%- endif %}
         {%- endif %}
+{%- endmacro %}
+
+{% macro files_to_parse(entity, landing) -%}
+    {#- At execution, the source_file of every file of `entity` that `landing` holds with a
+        (source_file, file_signature) pair this model does not have yet, sorted; empty when
+        parsing (not executing). `landing` must be a relation a query can name on its own (a
+        table or a view, not an ephemeral model). -#}
+    {%- if not execute -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set query -%}
+        select files.source_file
+        from (
+            select distinct source_file, file_signature
+            from {{ landing }}
+            where entity = '{{ entity }}'
+        ) as files
+        where not {{ file_already_in_this('files') }}
+        order by files.source_file
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | list) }}
 {%- endmacro %}
