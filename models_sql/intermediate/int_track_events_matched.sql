@@ -12,7 +12,7 @@
 
 with
 
-events as (
+events as {{ not_materialized_cte() }} (
 
     select
         *,

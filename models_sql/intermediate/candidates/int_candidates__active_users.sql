@@ -3,7 +3,7 @@
 
 with
 
-listens as (
+listens as {{ not_materialized_cte() }} (
 
     select * from {{ ref('fct_listens') }}
 

@@ -4,7 +4,7 @@
 
 with
 
-listens as (
+listens as {{ not_materialized_cte() }} (
 
     select * from {{ ref('fct_listens') }}
 

@@ -10,7 +10,7 @@
 
 with
 
-track_daily as (
+track_daily as {{ not_materialized_cte() }} (
 
     select * from {{ ref('int_track_listens_daily') }}
 

@@ -10,7 +10,7 @@
 
 with
 
-user_daily as (
+user_daily as {{ not_materialized_cte() }} (
 
     select * from {{ ref('int_user_listens_daily') }}
 

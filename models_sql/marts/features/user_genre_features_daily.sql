@@ -7,7 +7,7 @@
 
 with
 
-user_genre_daily as (
+user_genre_daily as {{ not_materialized_cte() }} (
 
     select * from {{ ref('int_user_genre_listens_daily') }}
 
