@@ -27,3 +27,13 @@
 {% macro duckdb__not_materialized_cte() -%}
     not materialized
 {%- endmacro %}
+
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}{%- endmacro %}
+
+{% macro duckdb__materialized_cte() -%}
+    materialized
+{%- endmacro %}

@@ -181,7 +181,7 @@
     ) as history
     {%- if is_incremental() %}
         left join history_base
-            on {% for k in keys %}{% if not loop.first %} and {% endif %}history.{{ k }} = history_base.{{ k }}{% endfor %}
+            on {{ keys_match(keys, 'history', 'history_base') }}
         where history.is_written
 
     union all
@@ -205,7 +205,7 @@
     from history_base as quiet
     cross join ({{ spine_dates(daily_relation) }}) as spine
     left join recent
-        on {% for k in keys %}{% if not loop.first %} and {% endif %}quiet.{{ k }} = recent.{{ k }}{% endfor %}
+        on {{ keys_match(keys, 'quiet', 'recent') }}
     where
         recent.{{ keys[0] }} is null
         and {{ refresh_dates_filter('spine.listen_date', listens) }}
@@ -278,9 +278,7 @@
     {%- set first_changed = "cast('" ~ stored.first_changed ~ "' as date)" -%}
     {%- set start = "cast('" ~ stored.history_start ~ "' as date)" -%}
     {%- set last_listen = days_since_column is not none -%}
-    {%- set on_changed -%}
-        {% for k in keys %}{% if not loop.first %} and {% endif %}totals.{{ k }} = changed.{{ k }}{% endfor %}
-    {%- endset -%}
+    {%- set on_changed = keys_match(keys, 'totals', 'changed') -%}
     {%- set changed -%}
         (
             select {{ keys | join(', ') }}
@@ -344,6 +342,12 @@
         where totals.listen_date < {{ start }}
     ) as totals
     group by {{ keys | join(', ') }}
+{%- endmacro %}
+
+{% macro keys_match(keys, left, right) -%}
+    {#- The join condition of two relations on the key columns `keys`: left.k = right.k for
+        each, joined by and. -#}
+    {%- for k in keys %}{% if not loop.first %} and {% endif %}{{ left }}.{{ k }} = {{ right }}.{{ k }}{% endfor -%}
 {%- endmacro %}
 
 {% macro history_start_date(listens, widest_window) -%}

@@ -31,16 +31,6 @@
     request_id
 {%- endmacro %}
 
-{% macro materialized_cte() -%}
-    {{ return(adapter.dispatch('materialized_cte')()) }}
-{%- endmacro %}
-
-{% macro default__materialized_cte() -%}{%- endmacro %}
-
-{% macro duckdb__materialized_cte() -%}
-    materialized
-{%- endmacro %}
-
 {% macro feature_columns() -%}
     {%- set cols = [
         'user_listens_before', 'user_skips_before', 'track_listens_before', 'track_skips_before',
