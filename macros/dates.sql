@@ -34,3 +34,16 @@
     {%- set value = var(var_name) -%}
     cast({{ "'" ~ value ~ "'" if value else default_date }} as date)
 {%- endmacro %}
+
+{% macro distinct_dates(relation, column) -%}
+    {#- At execution, the distinct values of the date `column` of `relation` as ISO strings,
+        sorted; empty when parsing (not executing) or when `relation` does not exist yet (a
+        compile on an empty warehouse, such as the linter's). -#}
+    {%- if not execute or load_relation(relation) is none -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {%- set query -%}
+        select distinct cast({{ column }} as string) as value from {{ relation }} order by 1
+    {%- endset -%}
+    {{ return(run_query(query).columns[0].values() | map('string') | list) }}
+{%- endmacro %}

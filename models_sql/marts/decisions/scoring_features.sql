@@ -1,5 +1,7 @@
 {#- One row per candidate pair of each night: the pair's features as known before the night,
-    by the very definition training uses (macro request_features). -#}
+    by the very definition training uses (macro request_features). The nights are read before
+    the model runs, so that the track features are read at those dates only. -#}
+{%- set nights = distinct_dates(ref('cache_candidates'), 'decision_date') %}
 
 with
 
@@ -32,6 +34,7 @@ features as (
         tracks=ref('dim_tracks'),
         artist_genres=ref('stg_pozytywka__artist_genres'),
         favourite_genres=ref('stg_pozytywka__user_favourite_genres'),
+        feature_dates=nights,
     ) }}
 
 ),
