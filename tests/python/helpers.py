@@ -88,7 +88,7 @@ def started_from_stored_totals(dbt_target: Path, model: str) -> bool:
     ``dbt_target``) started the older totals from its own stored rows (macro
     stored_history_base) rather than from a grouped sum over all older daily rows."""
     [compiled] = dbt_target.glob(f"compiled/skipcache/models_sql/**/{model}.sql")
-    return ") as changed" in compiled.read_text()
+    return "from the stored rows (stored_history_base)" in compiled.read_text()
 
 
 def copy_export(src: Path, dst: Path) -> Path:
