@@ -279,7 +279,10 @@
         12.4 s of a 14.9 s select). min_by skips no null on Spark but does on DuckDB, hence the
         sentinel for a null last listen. -#}
     {%- set as_of = "cast('" ~ stored.as_of ~ "' as date)" -%}
-    {%- set start = "cast('" ~ stored.history_start ~ "' as date)" -%}
+    {#- after days without data the history start can be later than as_of: there is no daily
+        row between them (a new one would be a changed date), so the row at as_of holds the
+        totals before the history start -#}
+    {%- set start = "cast('" ~ ([stored.history_start, stored.as_of] | min) ~ "' as date)" -%}
     -- the totals before the history start, from the stored rows (stored_history_base)
     select
         {{ keys | join(', ') }},
