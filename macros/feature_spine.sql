@@ -214,8 +214,8 @@
 
 {% macro stored_history_point(listens, widest_window, daily_table) -%}
     {#- On an incremental run (at execution), whether the totals before the history start can
-        start from the model's own rows: {'as_of': its last stored feature date, 'first_changed':
-        first_changed_listen_date, 'history_start': history_start_date} as ISO strings when
+        start from the model's own rows: {'as_of': its last stored feature date,
+        'history_start': history_start_date} as ISO strings when
         something changed and no date before the first changed one is asked for; none otherwise
         (nothing changed, a past decision date asked for, an empty table), or when the rows at
         the last stored date are older than a daily row before the first changed date (`daily_table`,
@@ -260,7 +260,7 @@
     {#- history_start_date, with no requested date before the first changed one #}
     {%- set history_start = modules.datetime.date.fromisoformat(first_changed)
         - modules.datetime.timedelta(days=widest_window) -%}
-    {{ return({'as_of': as_of, 'first_changed': first_changed, 'history_start': history_start.isoformat()}) }}
+    {{ return({'as_of': as_of, 'history_start': history_start.isoformat()}) }}
 {%- endmacro %}
 
 {% macro stored_history_base(prefix, keys, count_columns, stored, days_since_column=none) -%}
