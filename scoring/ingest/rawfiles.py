@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,9 @@ LANDING_SCHEMA = pa.schema(
         ("line_number", pa.int64()),
         ("is_blank", pa.bool_()),
         ("raw_bytes", pa.large_binary()),
+        # when the line was landed (UTC, no zone): after the start of the dbt run that landed
+        # it, so that a night's data tests can see only its own rows (macro night_test_scope)
+        ("loaded_at", pa.timestamp("us")),
     ]
 )
 
@@ -130,7 +134,9 @@ def _repeat(value: str, n: int) -> pa.Array:
 CHUNK_BYTES = 64 * 2**20
 
 
-def _batch(f: RawFile, signature: str, data: bytes, first_line: int) -> pa.RecordBatch:
+def _batch(
+    f: RawFile, signature: str, data: bytes, first_line: int, loaded_at: datetime
+) -> pa.RecordBatch:
     """The lines of ``data`` (whole lines of ``f``, from line ``first_line``) as a batch,
     zero-copy over the bytes."""
     offsets, n = split_lines(data)
@@ -145,6 +151,7 @@ def _batch(f: RawFile, signature: str, data: bytes, first_line: int) -> pa.Recor
             pa.array(np.arange(first_line, first_line + n, dtype=np.int64)),
             pa.array(blank_lines(data, offsets)),
             lines,
+            pa.repeat(pa.scalar(loaded_at, pa.timestamp("us")), n),
         ],
         schema=LANDING_SCHEMA,
     )
@@ -159,18 +166,19 @@ def land_file_batches(f: RawFile, chunk_bytes: int = CHUNK_BYTES) -> Iterator[pa
     """
     try:
         signature = f.signature()
+        loaded_at = datetime.now(UTC).replace(tzinfo=None)
         with f.path.open("rb") as stream:
             line, carry = 1, b""
             while chunk := stream.read(chunk_bytes):
                 data = carry + chunk
                 end = data.rfind(b"\n") + 1  # the chunk's whole lines; the rest waits
                 if end:
-                    batch = _batch(f, signature, data[:end], line)
+                    batch = _batch(f, signature, data[:end], line, loaded_at)
                     line += batch.num_rows
                     yield batch
                 carry = data[end:]
             if carry:  # the last line, without a final newline
-                yield _batch(f, signature, carry, line)
+                yield _batch(f, signature, carry, line, loaded_at)
     except OSError as exc:
         raise RawInputError(f"{f.source_file}: cannot be read ({exc.strerror or exc})") from exc
 

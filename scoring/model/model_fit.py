@@ -48,13 +48,6 @@ class Windows:
         return cls(d, train_start, validation_start, calibration_start, holdout_start)
 
 
-def latest_listen_date(con: duckdb.DuckDBPyConnection) -> date:
-    row = con.execute("select max(listen_date) from marts.training_examples").fetchall()[0]
-    if row[0] is None:
-        raise TrainingDataError("marts.training_examples is empty: build an export first")
-    return row[0]
-
-
 def first_needed_date(con: duckdb.DuckDBPyConnection, w: Windows, rows: int) -> date:
     """The latest start date that still leaves `rows` listens before the calibration days.
 

@@ -290,6 +290,19 @@ def test_new_daily_drop_is_landed_alone(tmp_path: Path):
     assert len(after) == len(before) + 1
     for _, read, staged, quarantined in _accounting(wh):
         assert read == staged + quarantined
+    # the landing stamps its lines at or after the start of the run that landed them (which
+    # the SQL models stamp): the second run's scoped tests see the new drop's lines only
+    new_file = f"'sessions/{held_back.name}'"
+    [(new_lines, old_lines, older_files_later)] = query(
+        wh,
+        "with second_run as (select max(loaded_at) as started "
+        f"from staging.base_pozytywka__sessions_parsed where source_file = {new_file}) "
+        f"select count(*) filter (where source_file = {new_file} and loaded_at >= started), "
+        f"count(*) filter (where source_file = {new_file} and loaded_at < started), "
+        f"count(*) filter (where source_file != {new_file} and loaded_at >= started) "
+        "from staging.base_pozytywka__raw_lines, second_run",
+    )
+    assert new_lines > 0 and old_lines == 0 and older_files_later == 0
 
 
 #: the file name of the grain test of int_track_listens_daily (dbt shortens long test names)
@@ -330,15 +343,25 @@ def test_a_night_tests_the_rows_it_wrote_and_a_full_pass_tests_all(
         test("all")
     assert all("loaded_at" not in sql for sql in _compiled_tests(tmp_path, LISTENS_DAILY_GRAIN))
     monkeypatch.setenv(TEST_SCOPE_ENV, "night")
+    selected = [
+        "int_track_listens_daily", "dim_tracks", "base_pozytywka__raw_lines",
+        "stg_pozytywka__sessions", "stg_pozytywka__tracks",
+    ]  # fmt: skip
     run_dbt(
-        ["compile", "--select", "test_type:data,int_track_listens_daily test_type:data,dim_tracks"],
+        ["compile", "--select", *[f"test_type:data,{name}" for name in selected]],
         database=wh, target_path=tmp_path / "target", log_path=tmp_path / "logs",
         variables=dbt_vars(tiny_export), quiet=True,
     )  # fmt: skip
-    scoped = _compiled_tests(tmp_path, LISTENS_DAILY_GRAIN)
-    assert scoped and all("loaded_at = cast(" in sql for sql in scoped)  # this run's rows
-    tracks = _compiled_tests(tmp_path, "unique_dim_tracks_track_id")
-    assert tracks and all("loaded_at" not in sql for sql in tracks)  # a table: tested whole
+    for prefix in (
+        LISTENS_DAILY_GRAIN,  # an incremental model: this run's rows
+        "unique_combination_base_pozy",  # the Python landing, likewise
+        "not_null_stg_pozytywka__sessions_",  # a view that asks for it (meta night_test_scope)
+    ):
+        scoped = _compiled_tests(tmp_path, prefix)
+        assert scoped and all("loaded_at >= cast(" in sql for sql in scoped), prefix
+    for prefix in ("unique_dim_tracks_track_id", "unique_stg_pozytywka__tracks_track_id"):
+        whole = _compiled_tests(tmp_path, prefix)  # a table, a view that does not ask
+        assert whole and all("loaded_at" not in sql for sql in whole), prefix
 
 
 def _compiled_tests(home: Path, prefix: str) -> list[str]:

@@ -65,6 +65,7 @@ final as (
         raw_files.line_number,
         raw_files.is_blank,
         raw_files.raw_bytes,
+        {{ run_loaded_at() }} as loaded_at,
         raw_files.source_file
     from raw_files
     {%- if is_incremental() %}

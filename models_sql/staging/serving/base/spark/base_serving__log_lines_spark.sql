@@ -64,6 +64,7 @@ final as (
         log_files.line_number,
         log_files.is_blank,
         log_files.raw_bytes,
+        {{ run_loaded_at() }} as loaded_at,
         log_files.source_file
     from log_files
     {%- if is_incremental() %}
