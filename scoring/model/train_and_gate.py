@@ -55,7 +55,7 @@ class TrainReport:
 
 def default_decision_date(con: duckdb.DuckDBPyConnection) -> date:
     """The day after the latest listen. (Here and not in model_fit, which loads scikit-learn:
-    a night that reuses its model asks this too, and the import cost it 0.8 s at v2.)"""
+    a night that reuses its model asks this too, and the import cost it 0.9-1.0 s at v2.)"""
     row = con.execute("select max(listen_date) from marts.training_examples").fetchall()[0]
     if row[0] is None:
         raise TrainingDataError("marts.training_examples is empty: build an export first")
