@@ -169,7 +169,7 @@ def scoring_block(con: duckdb.DuckDBPyConnection, decision_date: date, decision_
     )
     # each track's genres, in the order of `tracks` (built in SQL: a Python list per track
     # took 0.5 s of a night at v2)
-    genres = con.execute(
+    genres = con.sql(
         """
         select features.track_id, coalesce(genres.genres, []) as genres
         from marts.service_track_features as features
@@ -179,7 +179,7 @@ def scoring_block(con: duckdb.DuckDBPyConnection, decision_date: date, decision_
         ) as genres on features.track_id = genres.track_id
         where features.decision_date = ? order by features.track_id
         """,
-        day,
+        params=day,
     ).to_arrow_table()
     track_ids = pa.array(tracks["track_id"], pa.string())
     if not genres["track_id"].combine_chunks().cast(pa.string()).equals(track_ids):
