@@ -305,6 +305,37 @@ def test_new_daily_drop_is_landed_alone(tmp_path: Path):
     assert new_lines > 0 and old_lines == 0 and older_files_later == 0
 
 
+def test_a_landing_from_before_loaded_at_gets_the_column(tmp_path: Path):
+    """A warehouse landed before the landing stamped loaded_at (f58e3a5) takes the next drop:
+    the column is appended, null on the old lines (on_schema_change), not a failed build."""
+    import duckdb
+
+    raw = tmp_path / "raw"
+    generate(raw, GenerateOptions(preset="tiny", seed=9, daily_drops=True))
+    drops = sorted((raw / "sessions").glob("*.jsonl"))
+    held_back = tmp_path / drops[-1].name
+    drops[-1].rename(held_back)
+    wh = tmp_path / "wh.duckdb"
+    _build(raw, wh)
+    con = duckdb.connect(str(wh))
+    try:  # the landing as it was before
+        con.execute("alter table staging.base_pozytywka__raw_lines drop column loaded_at")
+    finally:
+        con.close()
+    held_back.rename(raw / "sessions" / held_back.name)
+    _build(raw, wh)
+    rows = query(
+        wh,
+        "select source_file = 'sessions/" + held_back.name + "' as is_new, "
+        "count(*) filter (where loaded_at is null), count(*) "
+        "from staging.base_pozytywka__raw_lines group by all order by all",
+    )
+    assert [(is_new, nulls == total) for is_new, nulls, total in rows] == [
+        (False, True),  # the old lines: no stamp
+        (True, False),  # the new drop's: stamped
+    ]
+
+
 #: the file name of the grain test of int_track_listens_daily (dbt shortens long test names)
 LISTENS_DAILY_GRAIN = "unique_combination_int_track_l"
 
