@@ -268,7 +268,9 @@ def test_second_writer_is_refused(tiny_export: Path, tmp_path: Path):
     assert "another skipcache run" in proc.stderr
 
 
-def test_new_daily_drop_is_landed_alone(tmp_path: Path):
+def _built_without_the_last_drop(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A tiny export in daily drops, built without its last drop: (the export, the warehouse,
+    the drop held back beside them, to be moved into the export's sessions/)."""
     raw = tmp_path / "raw"
     generate(raw, GenerateOptions(preset="tiny", seed=9, daily_drops=True))
     drops = sorted((raw / "sessions").glob("*.jsonl"))
@@ -276,6 +278,11 @@ def test_new_daily_drop_is_landed_alone(tmp_path: Path):
     drops[-1].rename(held_back)
     wh = tmp_path / "wh.duckdb"
     _build(raw, wh)
+    return raw, wh, held_back
+
+
+def test_new_daily_drop_is_landed_alone(tmp_path: Path):
+    raw, wh, held_back = _built_without_the_last_drop(tmp_path)
     before = query(
         wh,
         "select source_file, file_signature, count(*) from staging.base_pozytywka__raw_lines group by all order by 1",
@@ -310,13 +317,7 @@ def test_a_landing_from_before_loaded_at_gets_the_column(tmp_path: Path):
     the column is appended, null on the old lines (on_schema_change), not a failed build."""
     import duckdb
 
-    raw = tmp_path / "raw"
-    generate(raw, GenerateOptions(preset="tiny", seed=9, daily_drops=True))
-    drops = sorted((raw / "sessions").glob("*.jsonl"))
-    held_back = tmp_path / drops[-1].name
-    drops[-1].rename(held_back)
-    wh = tmp_path / "wh.duckdb"
-    _build(raw, wh)
+    raw, wh, held_back = _built_without_the_last_drop(tmp_path)
     con = duckdb.connect(str(wh))
     try:  # the landing as it was before
         con.execute("alter table staging.base_pozytywka__raw_lines drop column loaded_at")
