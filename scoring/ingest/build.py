@@ -80,10 +80,11 @@ def dbt_build(
     decision_dates: Sequence[date] = (),
     extra_vars: dict | None = None,
     select: str | None = None,
+    selector: str | None = None,
     quiet: bool = False,
     night_tests: bool = False,
 ) -> None:
-    """`dbt build` (of `select` only, when given) on ``database``.
+    """`dbt build` (of `select` only, or of the YAML `selector`, when given) on ``database``.
 
     With ``night_tests`` (a night's incremental build) the data tests of incremental models see
     only the rows this build wrote (macro get_where_subquery: SKIPCACHE_TEST_SCOPE=night), and
@@ -94,6 +95,8 @@ def dbt_build(
         args.append("--full-refresh")
     if select:
         args += ["--select", select]
+    if selector:
+        args += ["--selector", selector]
     if night_tests and not full_refresh:
         args += ["--exclude-resource-type", "unit_test"]
     os.environ[TEST_SCOPE_ENV] = "night" if night_tests and not full_refresh else "all"

@@ -15,13 +15,19 @@ The last successful night records its fingerprint in the warehouse it commits
 (``ml.night_inputs``, written in the standby generation, so it goes live with the tables it
 describes). Reading the fingerprint costs file listings and hashing the code (milliseconds);
 no raw file is read.
+
+Beside it the night records the fingerprint of what the catalogue models read (the models
+tagged ``catalogue``: tracks, users, artists, track storage): the catalogue files, the code,
+the packages, the engine and the raw folder. A warehouse file whose record holds the
+catalogue fingerprint of tonight has catalogue tables equal to what tonight would build, so
+the night leaves them as they are (selector ``catalogue_unchanged``, selectors.yml).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date, datetime
 from importlib import metadata
 from pathlib import Path
@@ -29,10 +35,16 @@ from pathlib import Path
 import duckdb
 
 from scoring.config import PROJECT_ROOT, Paths
-from scoring.ingest.rawfiles import discover, discover_served_logs
+from scoring.ingest.rawfiles import SINGLE_FILES, discover, discover_served_logs
 
 #: The dbt project's files and folders, and the job's code, relative to the project root.
-PROJECT_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
+PROJECT_FILES = (
+    "dbt_project.yml",
+    "profiles.yml",
+    "selectors.yml",
+    "packages.yml",
+    "dependencies.yml",
+)
 PROJECT_FOLDERS = ("models_sql", "macros", "seeds", "tests/dbt", "analyses", "scoring")
 #: Packages whose version can change what a night computes.
 PACKAGES = ("duckdb", "dbt-core", "dbt-duckdb", "scikit-learn", "numpy", "pyspark", "dbt-spark")
@@ -62,6 +74,25 @@ def _version(package: str) -> str | None:
         return None
 
 
+#: The entities whose files only the models tagged ``catalogue`` read (every one but sessions).
+CATALOGUE_ENTITIES = tuple(SINGLE_FILES)
+
+
+def catalogue_fingerprint(paths: Paths) -> str:
+    """The fingerprint of what the catalogue models read: the signatures of the catalogue
+    files, the raw folder, the engine, the code and the packages (not the session drops, the
+    served logs, the settings or the nights asked for, which none of them reads)."""
+    files = [f for f in discover(paths.raw_dir) if f.entity in CATALOGUE_ENTITIES]
+    described = {
+        "engine": paths.engine,
+        "raw_dir": str(paths.raw_dir.resolve()),
+        "files": sorted((f.source_file, f.signature()) for f in files),
+        "code": code_digest(),
+        "packages": {p: _version(p) for p in PACKAGES},
+    }
+    return hashlib.sha1(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
 def fingerprint(paths: Paths, nights: list[date], settings: object, decisions: object) -> str:
     """The fingerprint of everything a night of ``paths`` would read (see the module's doc)."""
     files = discover(paths.raw_dir) + discover_served_logs(paths.served_log)
@@ -80,7 +111,8 @@ def fingerprint(paths: Paths, nights: list[date], settings: object, decisions: o
 
 @dataclass(frozen=True)
 class NightInputs:
-    """The last committed night: its run, decision date, policy, model and input fingerprint."""
+    """The last committed night: its run, decision date, policy, model and input fingerprints
+    (all its inputs, and the catalogue's: None in a record written before it was kept)."""
 
     run_id: str
     decision_date: date
@@ -88,6 +120,7 @@ class NightInputs:
     model_version: str
     fingerprint: str
     recorded_at: datetime
+    catalogue_fingerprint: str | None = None
 
 
 def record(con: duckdb.DuckDBPyConnection, night: NightInputs) -> None:
@@ -96,9 +129,10 @@ def record(con: duckdb.DuckDBPyConnection, night: NightInputs) -> None:
     con.execute(
         f"create or replace table {TABLE} (run_id string, decision_date date, "
         "decision_policy string, model_version string, fingerprint string, "
-        "recorded_at timestamp)"
+        "recorded_at timestamp, catalogue_fingerprint string)"
     )
-    con.execute(f"insert into {TABLE} values (?, ?, ?, ?, ?, ?)", list(asdict(night).values()))
+    values = list(asdict(night).values())
+    con.execute(f"insert into {TABLE} values ({', '.join('?' * len(values))})", values)
 
 
 def forget(con: duckdb.DuckDBPyConnection) -> None:
@@ -113,13 +147,22 @@ def last_night(warehouse: Path) -> NightInputs | None:
         return None
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        found = con.execute(
-            "select 1 from information_schema.tables "
-            "where table_schema = 'ml' and table_name = 'night_inputs'"
-        ).fetchall()
-        if not found:
-            return None
-        rows = con.execute(f"select * from {TABLE}").fetchall()
+        return recorded(con)
     finally:
         con.close()
+
+
+def recorded(con: duckdb.DuckDBPyConnection) -> NightInputs | None:
+    """The night recorded in the warehouse file of ``con``, or None. A record written before
+    the catalogue fingerprint was kept reads with none."""
+    found = con.execute(
+        "select column_name from information_schema.columns "
+        "where table_schema = 'ml' and table_name = 'night_inputs'"
+    ).fetchall()
+    columns = {name for (name,) in found}
+    if not columns:
+        return None
+    wanted = [f.name for f in fields(NightInputs)]
+    select = ", ".join(name if name in columns else f"null as {name}" for name in wanted)
+    rows = con.execute(f"select {select} from {TABLE}").fetchall()
     return NightInputs(*rows[0]) if rows else None

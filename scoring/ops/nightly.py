@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 
@@ -178,6 +179,7 @@ def run_night(
         try:
             with steps.step("check inputs"):
                 fingerprint = inputs.fingerprint(paths, nights, settings, decisions)
+                catalogue = inputs.catalogue_fingerprint(paths)
                 must_run = force or train_only or full_refresh
                 last = None if must_run else _unchanged(paths, fingerprint)
             if last is not None:
@@ -186,10 +188,15 @@ def run_night(
             with ExitStack() as standby:
                 with steps.step("prepare standby"):
                     work = standby.enter_context(generations.night(paths))
-                with steps.step("dbt build", "dbt build (incremental) ..."):
+                night_tests = not (all_tests or full_tests_due())
+                keep_catalogue = (
+                    night_tests and not full_refresh and _holds_catalogue(paths, work, catalogue)
+                )
+                with steps.step("dbt build", _build_progress(keep_catalogue)):
                     dbt_build(
                         paths, work, quiet=quiet, decision_dates=nights, full_refresh=full_refresh,
-                        night_tests=not (all_tests or full_tests_due()),
+                        night_tests=night_tests,
+                        selector=CATALOGUE_UNCHANGED if keep_catalogue else None,
                     )  # fmt: skip
                 con = standby.enter_context(closing(limit_memory(duckdb.connect(str(work)))))
                 with steps.step("train and evaluate") as step:
@@ -210,7 +217,7 @@ def run_night(
                         con,
                         inputs.NightInputs(
                             run_id, report.decision_date, report.decision_policy,
-                            report.model_version, fingerprint, stamp,
+                            report.model_version, fingerprint, stamp, catalogue,
                         ),
                     )  # fmt: skip
                 # leaving the stack closes the connection, then the standby goes live
@@ -229,6 +236,32 @@ def run_night(
     return format_night_summary(
         paths, report, accounts, counts, manifest, run_id, steps.done, steps.elapsed()
     )
+
+
+#: The dbt selector of a night that leaves the catalogue models as they are (selectors.yml).
+CATALOGUE_UNCHANGED = "catalogue_unchanged"
+
+
+def _holds_catalogue(paths: Paths, work: Path, catalogue: str) -> bool:
+    """Whether the warehouse file a night writes holds the catalogue tables tonight would
+    build: the night that last wrote it recorded tonight's catalogue fingerprint. The file's
+    own record, not the live file's: the standby holds the tables of the night before last
+    (scoring.ingest.generations). DuckDB only: Spark's tables are one folder that every night
+    writes, a failed night's included, so a Spark night builds the catalogue."""
+    if paths.engine != "duckdb" or not work.exists():
+        return False
+    with closing(duckdb.connect(str(work), read_only=True)) as con:
+        last = inputs.recorded(con)
+    return last is not None and last.catalogue_fingerprint == catalogue
+
+
+def _build_progress(keep_catalogue: bool) -> str:
+    if keep_catalogue:
+        return (
+            "dbt build (incremental; no catalogue file changed: "
+            f"--selector {CATALOGUE_UNCHANGED}, the catalogue models kept as built) ..."
+        )
+    return "dbt build (incremental) ..."
 
 
 def full_tests_due(today: date | None = None) -> bool:

@@ -400,3 +400,36 @@ def _compiled_tests(home: Path, prefix: str) -> list[str]:
     """The compiled SQL of the data tests whose file name starts with ``prefix``."""
     tests = (home / "target" / "compiled").rglob(f"{prefix}*.sql")
     return [path.read_text() for path in tests if path.parent.suffix == ".yml"]
+
+
+def test_the_catalogue_tag_marks_the_models_no_session_or_served_log_reaches(
+    tiny_warehouse: Path,
+):
+    """tag:catalogue (selector catalogue_unchanged: what a night keeps as built while no
+    catalogue file changed) is exactly the models below the catalogue parsers that neither the
+    session parser nor the served-log landing reaches: a tagged model that new sessions reach
+    would go stale, an untagged catalogue model would be rebuilt for nothing."""
+    import json
+
+    manifest = json.loads((tiny_warehouse.parent / "dbt/target/manifest.json").read_text())
+    children = manifest["child_map"]
+
+    def below(*names: str) -> set[str]:
+        found, todo = set(), [f"model.skipcache.{name}" for name in names]
+        while todo:
+            node = todo.pop()
+            if node not in found:
+                found.add(node)
+                todo += children.get(node, [])
+        return {n.split(".")[-1] for n in found if n.startswith("model.")}
+
+    catalogue = below(
+        *[f"base_pozytywka__{e}_parsed" for e in ("tracks", "users", "artists", "track_storage")]
+    ) - below("base_pozytywka__sessions_parsed", "base_serving__log_lines")
+    tagged = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and "catalogue" in node["config"]["tags"]
+    }
+    assert "dim_tracks" in catalogue and "fct_listens" not in catalogue
+    assert tagged == catalogue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -83,6 +84,22 @@ def test_every_input_changes_the_fingerprint(paths, change: str):
     assert _fp(paths, **args) != before
 
 
+def test_the_catalogue_fingerprint_follows_the_catalogue_files_not_the_sessions(paths):
+    before = inputs.catalogue_fingerprint(paths)
+    (paths.raw_dir / "sessions" / "2025-01-02.jsonl").write_bytes(b"{}\n")  # a daily drop
+    _touch(paths.raw_dir / "sessions" / "2025-01-01.jsonl")
+    assert inputs.catalogue_fingerprint(paths) == before
+    assert (
+        inputs.catalogue_fingerprint(resolve_paths(paths.raw_dir, paths.warehouse, engine="spark"))
+        != before
+    )
+    for name in rawfiles.SINGLE_FILES.values():
+        _touch(paths.raw_dir / name)
+        after = inputs.catalogue_fingerprint(paths)
+        assert after != before, name
+        before = after
+
+
 def test_the_code_digest_follows_the_project_files(tmp_path: Path):
     (tmp_path / "models_sql").mkdir()
     model = tmp_path / "models_sql" / "m.sql"
@@ -108,7 +125,7 @@ def test_the_last_night_is_recorded_read_and_forgotten(tmp_path: Path):
     con.close()
     assert inputs.last_night(db) is None  # a warehouse with no night recorded
     night = inputs.NightInputs(
-        "run1", date(2025, 1, 5), "svc-1", "svc-1", "abc", datetime(2025, 1, 5, 3, 0)
+        "run1", date(2025, 1, 5), "svc-1", "svc-1", "abc", datetime(2025, 1, 5, 3, 0), "cat"
     )
     con = duckdb.connect(str(db))
     try:
@@ -118,6 +135,12 @@ def test_the_last_night_is_recorded_read_and_forgotten(tmp_path: Path):
     finally:
         con.close()
     assert inputs.last_night(db) == night
+    con = duckdb.connect(str(db))
+    try:  # a record written before the catalogue fingerprint was kept reads with none
+        con.execute(f"alter table {inputs.TABLE} drop column catalogue_fingerprint")
+    finally:
+        con.close()
+    assert inputs.last_night(db) == replace(night, catalogue_fingerprint=None)
     con = duckdb.connect(str(db))
     try:
         inputs.forget(con)
