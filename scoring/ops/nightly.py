@@ -31,6 +31,7 @@ from scoring.ingest.build import (
     dbt_build,
     format_accounting,
 )
+from scoring.ingest.dbt_runner import import_dbt_in_background
 from scoring.ingest.lock import writer_lock
 from scoring.model import registry
 from scoring.model.train_and_gate import TrainReport, reuse_recent, train
@@ -187,12 +188,14 @@ def run_night(
                 return format_unchanged_summary(paths, last, steps.done, steps.elapsed())
             with ExitStack() as standby:
                 with steps.step("prepare standby"):
+                    importing_dbt = import_dbt_in_background()
                     work = standby.enter_context(generations.night(paths))
                 night_tests = not (all_tests or full_tests_due())
                 keep_catalogue = (
                     night_tests and not full_refresh and _holds_catalogue(paths, work, catalogue)
                 )
                 with steps.step("dbt build", _build_progress(keep_catalogue)):
+                    importing_dbt.join()
                     dbt_build(
                         paths, work, quiet=quiet, decision_dates=nights, full_refresh=full_refresh,
                         night_tests=night_tests,

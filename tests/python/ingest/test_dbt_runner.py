@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 from types import SimpleNamespace
@@ -69,3 +70,32 @@ def test_dbt_runs_on_the_given_file_and_releases_it(tmp_path: Path, restored_env
     with pytest.raises(DbtError, match=r"(?s)^dbt show failed: .*no_such_table does not exist"):
         run_dbt(["show", "--inline", "select * from no_such_table"], **run)
     assert os.environ["SKIPCACHE_DECISION_DATES"] == ""  # never lingers into the next run
+
+
+def test_dbt_imported_in_the_background_is_there_once_joined_and_a_failure_stays_quiet(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    code = (
+        "import sys\n"
+        "from scoring.ingest.dbt_runner import import_dbt_in_background\n"
+        "assert 'dbt.cli.main' not in sys.modules\n"
+        "import_dbt_in_background().join()\n"
+        "from dbt.cli.main import dbtRunner\n"
+        "print(sys.modules['dbt.cli.main'].dbtRunner is dbtRunner)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "True", done.stderr
+
+    import importlib
+
+    from scoring.ingest import dbt_runner
+
+    def fail(name: str):
+        raise ImportError(f"no {name} here")
+
+    raised: list = []
+    monkeypatch.setattr(importlib, "import_module", fail)
+    monkeypatch.setattr(threading, "excepthook", raised.append)
+    thread = dbt_runner.import_dbt_in_background()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and raised == []  # left to run_dbt, which imports again
