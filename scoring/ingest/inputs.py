@@ -35,7 +35,7 @@ from pathlib import Path
 import duckdb
 
 from scoring.config import PROJECT_ROOT, Paths
-from scoring.ingest.rawfiles import SINGLE_FILES, discover, discover_served_logs
+from scoring.ingest.rawfiles import SINGLE_FILES, RawFile, discover, discover_served_logs
 
 #: The dbt project's files and folders, and the job's code, relative to the project root.
 PROJECT_FILES = (
@@ -83,29 +83,35 @@ def catalogue_fingerprint(paths: Paths) -> str:
     files, the raw folder, the engine, the code and the packages (not the session drops, the
     served logs, the settings or the nights asked for, which none of them reads)."""
     files = [f for f in discover(paths.raw_dir) if f.entity in CATALOGUE_ENTITIES]
-    described = {
-        "engine": paths.engine,
-        "raw_dir": str(paths.raw_dir.resolve()),
-        "files": sorted((f.source_file, f.signature()) for f in files),
-        "code": code_digest(),
-        "packages": {p: _version(p) for p in PACKAGES},
-    }
-    return hashlib.sha1(json.dumps(described, sort_keys=True).encode()).hexdigest()
+    return _sha1(_described(paths, files))
 
 
 def fingerprint(paths: Paths, nights: list[date], settings: object, decisions: object) -> str:
     """The fingerprint of everything a night of ``paths`` would read (see the module's doc)."""
     files = discover(paths.raw_dir) + discover_served_logs(paths.served_log)
-    described = {
+    return _sha1(
+        _described(paths, files)
+        | {
+            "train": asdict(settings),  # type: ignore[call-overload]
+            "decide": asdict(decisions),  # type: ignore[call-overload]
+            "nights": [d.isoformat() for d in nights],
+        }
+    )
+
+
+def _described(paths: Paths, files: list[RawFile]) -> dict:
+    """What every fingerprint covers: the engine, the raw folder, ``files`` by signature, the
+    code and the packages."""
+    return {
         "engine": paths.engine,
         "raw_dir": str(paths.raw_dir.resolve()),
         "files": sorted((f.source_file, f.signature()) for f in files),
         "code": code_digest(),
         "packages": {p: _version(p) for p in PACKAGES},
-        "train": asdict(settings),  # type: ignore[call-overload]
-        "decide": asdict(decisions),  # type: ignore[call-overload]
-        "nights": [d.isoformat() for d in nights],
     }
+
+
+def _sha1(described: dict) -> str:
     return hashlib.sha1(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()
 
 
