@@ -18,7 +18,8 @@ no raw file is read.
 
 Beside it the night records the fingerprint of what the catalogue models read (the models
 tagged ``catalogue``: tracks, users, artists, track storage): the catalogue files, the code,
-the packages, the engine and the raw folder. A warehouse file whose record holds the
+the packages, the engine, the database name and the raw folder, as they were before its
+build and still are after it (settled_catalogue). A warehouse file whose record holds the
 catalogue fingerprint of tonight has catalogue tables equal to what tonight would build, so
 the night leaves them as they are (selector ``catalogue_unchanged``, selectors.yml).
 """
@@ -35,7 +36,8 @@ from pathlib import Path
 import duckdb
 
 from scoring.config import PROJECT_ROOT, Paths
-from scoring.ingest.rawfiles import SINGLE_FILES, RawFile, discover, discover_served_logs
+from scoring.errors import RawInputError
+from scoring.ingest.rawfiles import SINGLE_FILES, discover, discover_served_logs
 
 #: The dbt project's files and folders, and the job's code, relative to the project root.
 PROJECT_FILES = (
@@ -47,7 +49,17 @@ PROJECT_FILES = (
 )
 PROJECT_FOLDERS = ("models_sql", "macros", "seeds", "tests/dbt", "analyses", "scoring")
 #: Packages whose version can change what a night computes.
-PACKAGES = ("duckdb", "dbt-core", "dbt-duckdb", "scikit-learn", "numpy", "pyspark", "dbt-spark")
+PACKAGES = (
+    "duckdb",
+    "dbt-core",
+    "dbt-adapters",  # the materializations' macros
+    "dbt-common",
+    "dbt-duckdb",
+    "scikit-learn",
+    "numpy",
+    "pyspark",
+    "dbt-spark",
+)
 #: The table of the last night's fingerprint, in the warehouse that night committed.
 TABLE = "ml.night_inputs"
 
@@ -78,19 +90,52 @@ def _version(package: str) -> str | None:
 CATALOGUE_ENTITIES = tuple(SINGLE_FILES)
 
 
-def catalogue_fingerprint(paths: Paths) -> str:
-    """The fingerprint of what the catalogue models read: the signatures of the catalogue
-    files, the raw folder, the engine, the code and the packages (not the session drops, the
-    served logs, the settings or the nights asked for, which none of them reads)."""
-    files = [f for f in discover(paths.raw_dir) if f.entity in CATALOGUE_ENTITIES]
-    return _sha1(_described(paths, files))
+def catalogue_signatures(paths: Paths) -> dict[str, str]:
+    """The catalogue files of the export by the landing's signature (``RawFile.signature``)."""
+    return {
+        f.source_file: f.signature()
+        for f in discover(paths.raw_dir)
+        if f.entity in CATALOGUE_ENTITIES
+    }
+
+
+def catalogue_fingerprint(paths: Paths, signatures: dict[str, str] | None = None) -> str:
+    """The fingerprint of what the catalogue models read: the catalogue files' ``signatures``
+    (read now when not given), the raw folder, the engine, the database name, the code and the
+    packages (not the session drops, the served logs, the settings or the nights asked for,
+    which none of them reads)."""
+    if signatures is None:
+        signatures = catalogue_signatures(paths)
+    return _sha1(_described(paths, signatures))
+
+
+def settled_catalogue(
+    paths: Paths, signatures: dict[str, str], catalogue: str, kept: bool
+) -> str | None:
+    """The catalogue fingerprint a night records once its build is done: ``catalogue``, taken
+    from ``signatures`` before the build, when no catalogue file changed since; else None, so
+    that the next night builds the catalogue. A night that ``kept`` the catalogue as built
+    cannot commit then: its landing may have taken the new lines while the parsers were left
+    out (RawInputError, naming the files)."""
+    moved = sorted(
+        name for name, sig in catalogue_signatures(paths).items() if signatures.get(name) != sig
+    )
+    if not moved:
+        return catalogue
+    if kept:
+        raise RawInputError(
+            f"{', '.join(moved)} in {paths.raw_dir}: changed while the night ran with the "
+            "catalogue kept as built; nothing was committed, and the next night builds the "
+            "catalogue"
+        )
+    return None
 
 
 def fingerprint(paths: Paths, nights: list[date], settings: object, decisions: object) -> str:
     """The fingerprint of everything a night of ``paths`` would read (see the module's doc)."""
     files = discover(paths.raw_dir) + discover_served_logs(paths.served_log)
     return _sha1(
-        _described(paths, files)
+        _described(paths, {f.source_file: f.signature() for f in files})
         | {
             "train": asdict(settings),  # type: ignore[call-overload]
             "decide": asdict(decisions),  # type: ignore[call-overload]
@@ -99,13 +144,15 @@ def fingerprint(paths: Paths, nights: list[date], settings: object, decisions: o
     )
 
 
-def _described(paths: Paths, files: list[RawFile]) -> dict:
-    """What every fingerprint covers: the engine, the raw folder, ``files`` by signature, the
-    code and the packages."""
+def _described(paths: Paths, signatures: dict[str, str]) -> dict:
+    """What every fingerprint covers: the engine, the raw folder, the files by their
+    ``signatures``, the code, the packages, and the database name that dbt-duckdb takes from
+    the warehouse file's name (views name their tables with it)."""
     return {
         "engine": paths.engine,
         "raw_dir": str(paths.raw_dir.resolve()),
-        "files": sorted((f.source_file, f.signature()) for f in files),
+        "database": paths.warehouse.name.split(".")[0],
+        "files": sorted(signatures.items()),
         "code": code_digest(),
         "packages": {p: _version(p) for p in PACKAGES},
     }

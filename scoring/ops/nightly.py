@@ -180,7 +180,8 @@ def run_night(
         try:
             with steps.step("check inputs"):
                 fingerprint = inputs.fingerprint(paths, nights, settings, decisions)
-                catalogue = inputs.catalogue_fingerprint(paths)
+                signatures = inputs.catalogue_signatures(paths)
+                catalogue = inputs.catalogue_fingerprint(paths, signatures)
                 must_run = force or train_only or full_refresh
                 last = None if must_run else _unchanged(paths, fingerprint)
             if last is not None:
@@ -201,6 +202,9 @@ def run_night(
                         night_tests=night_tests,
                         selector=CATALOGUE_UNCHANGED if keep_catalogue else None,
                     )  # fmt: skip
+                    catalogue = inputs.settled_catalogue(
+                        paths, signatures, catalogue, kept=keep_catalogue
+                    )
                 con = standby.enter_context(closing(limit_memory(duckdb.connect(str(work)))))
                 with steps.step("train and evaluate") as step:
                     report = _model_for(con, paths, settings, decision_date, force=train_only)

@@ -12,6 +12,7 @@ import pytest
 
 from scoring.config import TrainSettings, resolve_paths
 from scoring.decide.policy import DecisionSettings
+from scoring.errors import RawInputError
 from scoring.ingest import inputs, rawfiles
 
 
@@ -93,11 +94,25 @@ def test_the_catalogue_fingerprint_follows_the_catalogue_files_not_the_sessions(
         inputs.catalogue_fingerprint(resolve_paths(paths.raw_dir, paths.warehouse, engine="spark"))
         != before
     )
+    renamed = paths.warehouse.with_name("prod.duckdb")  # views name the database
+    assert inputs.catalogue_fingerprint(resolve_paths(paths.raw_dir, renamed)) != before
     for name in rawfiles.SINGLE_FILES.values():
         _touch(paths.raw_dir / name)
         after = inputs.catalogue_fingerprint(paths)
         assert after != before, name
         before = after
+
+
+def test_a_catalogue_file_changed_during_the_night_is_not_recorded_or_stops_a_kept_night(paths):
+    signatures = inputs.catalogue_signatures(paths)
+    catalogue = inputs.catalogue_fingerprint(paths, signatures)
+    _touch(paths.raw_dir / "sessions" / "2025-01-01.jsonl")  # not the catalogue's
+    for kept in (False, True):
+        assert inputs.settled_catalogue(paths, signatures, catalogue, kept=kept) == catalogue
+    _touch(paths.raw_dir / "tracks.jsonl")
+    assert inputs.settled_catalogue(paths, signatures, catalogue, kept=False) is None
+    with pytest.raises(RawInputError, match=r"tracks\.jsonl in .*changed while the night ran"):
+        inputs.settled_catalogue(paths, signatures, catalogue, kept=True)
 
 
 def test_the_code_digest_follows_the_project_files(tmp_path: Path):
