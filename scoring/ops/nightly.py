@@ -180,8 +180,6 @@ def run_night(
         try:
             with steps.step("check inputs"):
                 fingerprint = inputs.fingerprint(paths, nights, settings, decisions)
-                signatures = inputs.catalogue_signatures(paths)
-                catalogue = inputs.catalogue_fingerprint(paths, signatures)
                 must_run = force or train_only or full_refresh
                 last = None if must_run else _unchanged(paths, fingerprint)
             if last is not None:
@@ -192,6 +190,10 @@ def run_night(
                     importing_dbt = import_dbt_in_background()
                     work = standby.enter_context(generations.night(paths))
                 night_tests = not (all_tests or full_tests_due())
+                # read just before the build (the landing): a night with nothing new never
+                # needs them
+                signatures = inputs.catalogue_signatures(paths)
+                catalogue = inputs.catalogue_fingerprint(paths, signatures)
                 keep_catalogue = (
                     night_tests and not full_refresh and _holds_catalogue(paths, work, catalogue)
                 )

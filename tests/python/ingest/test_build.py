@@ -8,6 +8,7 @@ import pytest
 from helpers import copy_export, query, real_export, run_cli
 
 from scoring.config import resolve_paths
+from scoring.ingest import inputs
 from scoring.ingest.build import build
 from scoring.ingest.dbt_runner import DbtError
 from scoring.ingest.generate import GenerateOptions, generate
@@ -424,7 +425,7 @@ def test_the_catalogue_tag_marks_the_models_no_session_or_served_log_reaches(
         return {n.split(".")[-1] for n in found if n.startswith("model.")}
 
     catalogue = below(
-        *[f"base_pozytywka__{e}_parsed" for e in ("tracks", "users", "artists", "track_storage")]
+        *[f"base_pozytywka__{entity}_parsed" for entity in inputs.CATALOGUE_ENTITIES]
     ) - below("base_pozytywka__sessions_parsed", "base_serving__log_lines")
     tagged = {
         node["name"]
