@@ -44,15 +44,21 @@
 {%- endmacro %}
 
 {% macro duckdb__create_decision_tables() -%}
-    {#- DuckDB: with not-null constraints and primary keys, checked as the job writes. -#}
+    {#- DuckDB: with not-null constraints, checked as the job writes, and a primary key only
+        where the source's meta.key_index is not false (the grain of these tables is checked by
+        the job, night by night: scoring/model/job_tables.py). -#}
     {%- if execute %}
         create schema if not exists decisions;
         {%- for table in decision_tables() %}
+            {%- set columns = [] %}
+            {%- for column in table.columns.values() %}
+                {%- do columns.append(column.name ~ ' ' ~ column.data_type ~ ('' if column.meta.get('nullable') else ' not null')) %}
+            {%- endfor %}
+            {%- if table.source_meta.get('key_index', true) %}
+                {%- do columns.append('primary key (' ~ (table.meta.primary_key | join(', ')) ~ ')') %}
+            {%- endif %}
             create table if not exists decisions.{{ table.name }} (
-                {%- for column in table.columns.values() %}
-                {{ column.name }} {{ column.data_type }}{{ '' if column.meta.get('nullable') else ' not null' }},
-                {%- endfor %}
-                primary key ({{ table.meta.primary_key | join(', ') }})
+                {{ columns | join(',\n                ') }}
             ){{ ';' if not loop.last }}
         {%- endfor %}
     {%- endif %}

@@ -36,6 +36,10 @@ class TrainingDataError(Exception):
     """Not enough labelled data before the decision date to train and evaluate honestly."""
 
 
+class GrainError(Exception):
+    """Rows the job was about to commit repeat their table's key: nothing was written."""
+
+
 class ReportError(Exception):
     """The warehouse holds nothing to report on yet (no nightly run)."""
 
@@ -94,6 +98,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     WarehouseBusyError,
     DbtError,
     TrainingDataError,
+    GrainError,
     WarehouseMissingError,
     ReportError,
     SnapshotError,

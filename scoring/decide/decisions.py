@@ -14,6 +14,7 @@ import pandas as pd
 
 from scoring.decide import policy
 from scoring.decide.policy import DecisionSettings, arm_of
+from scoring.model import job_tables
 from scoring.model.sql_scoring import p_play_sql
 
 # The tables written here (decisions.cache_decisions, track_default_decisions, user_arms) are
@@ -34,7 +35,8 @@ def decide(
     run_id: str,
     settings: DecisionSettings,
 ) -> dict:
-    """Replace the night's decisions and per-track defaults in one transaction; return counts."""
+    """Replace the night's decisions and per-track defaults in one transaction; return counts.
+    A night whose rows repeat a table's key raises GrainError and writes nothing."""
     # every known user gets the night's arm (candidates or not): the outcome models count
     # each arm's requests, including those answered by the track defaults
     users = con.execute(
@@ -101,6 +103,9 @@ def decide(
             [decision_date, f"track-default:{decision_policy}", run_id, decided_at, decision_date],
         )
         con.unregister("user_arms")
+        for table in job_tables.tables("decisions"):  # the grain of the night just written
+            if not table.key_index:
+                job_tables.check_grain(con, table, "decision_date = ?", [decision_date])
         con.execute("commit")
     except BaseException:
         con.execute("rollback")

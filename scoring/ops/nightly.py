@@ -202,7 +202,7 @@ def run_night(
                     dbt_build(
                         paths, work, quiet=quiet, decision_dates=nights, full_refresh=full_refresh,
                         night_tests=night_tests,
-                        selector=CATALOGUE_UNCHANGED if keep_catalogue else None,
+                        selector=_night_selector(paths, night_tests, keep_catalogue),
                     )  # fmt: skip
                     catalogue = inputs.settled_catalogue(
                         paths, signatures, catalogue, kept=keep_catalogue
@@ -247,8 +247,21 @@ def run_night(
     )
 
 
-#: The dbt selector of a night that leaves the catalogue models as they are (selectors.yml).
+#: The dbt selectors of a night (selectors.yml): all but the data tests of the job's own
+#: tables, which the job checks as it writes a night; and the same but the catalogue models,
+#: left as they are.
+NIGHT = "night"
 CATALOGUE_UNCHANGED = "catalogue_unchanged"
+
+
+def _night_selector(paths: Paths, night_tests: bool, keep_catalogue: bool) -> str | None:
+    """The selector of tonight's build; None (every node) on a full test pass and on Spark,
+    whose decision tables are checked by their data tests alone (Parquet, no transaction)."""
+    if keep_catalogue:
+        return CATALOGUE_UNCHANGED
+    if night_tests and paths.engine == "duckdb":
+        return NIGHT
+    return None
 
 
 def _holds_catalogue(paths: Paths, work: Path, catalogue: str) -> bool:

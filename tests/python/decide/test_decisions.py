@@ -12,6 +12,7 @@ import pytest
 from scoring.decide import policy
 from scoring.decide.decisions import decide
 from scoring.decide.policy import DecisionSettings
+from scoring.errors import GrainError
 from scoring.model import job_tables
 
 NIGHT = date(2025, 1, 1)
@@ -97,6 +98,21 @@ def test_a_failed_night_leaves_the_previous_decisions(con):
         "insert into marts.scoring_features values (date '2025-01-01', 1, null, false, 0.1, 0.3)"
     )
     with pytest.raises(duckdb.ConstraintException):
+        decide(con, NIGHT, policy.BASELINE_CONSTANT, "run2", DecisionSettings(arm_shares=SHARES))
+    assert _rows(con, "select * from decisions.cache_decisions order by all") == before
+    assert _rows(con, "select distinct run_id from decisions.user_arms") == [("run1",)]
+
+
+def test_a_night_that_repeats_a_pair_writes_nothing_and_names_the_table(con):
+    """cache_decisions has no primary-key index (job_tables: key_index false): the job checks
+    the grain of the night it writes, before it commits."""
+    decide(con, NIGHT, policy.BASELINE_CONSTANT, "run1", DecisionSettings(arm_shares=SHARES))
+    before = _rows(con, "select * from decisions.cache_decisions order by all")
+    con.execute(
+        "insert into marts.scoring_features "
+        "select * from marts.scoring_features where user_id = 7 and track_id = 'b'"
+    )
+    with pytest.raises(GrainError, match=r"decisions\.cache_decisions: 2 rows for the key "):
         decide(con, NIGHT, policy.BASELINE_CONSTANT, "run2", DecisionSettings(arm_shares=SHARES))
     assert _rows(con, "select * from decisions.cache_decisions order by all") == before
     assert _rows(con, "select distinct run_id from decisions.user_arms") == [("run1",)]

@@ -35,7 +35,10 @@ from scoring.model.registry import load_model
 from scoring.model.sql_scoring import p_play_sql
 from scoring.model.train_and_gate import TrainReport
 from scoring.ops.nightly import (
+    CATALOGUE_UNCHANGED,
+    NIGHT,
     Steps,
+    _night_selector,
     _unchanged,
     format_night_summary,
     parse_steps,
@@ -438,3 +441,19 @@ def test_the_night_summary_text(tmp_path: Path):
     short = format_night_summary(paths, report, accounts, None, None, "run1", [], 1.0)
     assert "arm model" not in short and "published" not in short
     assert short.splitlines()[-2:] == ["", "total                   1.0s"]
+
+
+@pytest.mark.parametrize(
+    ("engine", "night_tests", "keep_catalogue", "selector"),
+    [
+        ("duckdb", True, True, CATALOGUE_UNCHANGED),
+        ("duckdb", True, False, NIGHT),  # the job checks the decisions it writes
+        ("duckdb", False, False, None),  # a full test pass: every test
+        ("spark", True, False, None),  # Parquet decisions: their data tests check them
+    ],
+)
+def test_a_night_leaves_out_the_decision_grain_tests_only_where_the_job_checks_them(
+    tmp_path: Path, engine: str, night_tests: bool, keep_catalogue: bool, selector: str | None
+):
+    paths = resolve_paths(tmp_path / "raw", tmp_path / "wh" / "skipcache.duckdb", engine=engine)
+    assert _night_selector(paths, night_tests, keep_catalogue) == selector
