@@ -1,21 +1,50 @@
+{{ config(unique_key='decision_date', partition_by=engine_partition_by('decision_date')) }}
+
 {#- One row per (decision_date, arm): what the arm's decisions were worth on that night.
     Requests are the night's listens by the arm's users; covered requests are those with a
     pair-level decision. accuracy is the seed's metric: the share of covered requests where
-    should_cache equals played-through. Costs are per cached pair and day (track_storage). -#}
+    should_cache equals played-through. Costs are per cached pair and day (track_storage).
+    Incremental per night: a night is recomputed when its outcomes or its requests were
+    written since this model last ran (both models rewrite a night whole, a re-decided night
+    included, and every decided night has outcome rows: one per track default at least). -#}
+
+{#- a table built before this model was incremental has no loaded_at: it is recomputed whole,
+    once, and gets the column (on_schema_change append_new_columns) -#}
+{%- set stamped = is_incremental() and execute
+    and 'loaded_at' in (adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list) -%}
+{%- set changed_nights -%}
+    (
+        select changed.decision_date
+        from {{ ref('decision_outcomes') }} as changed
+        where changed.loaded_at > {{ last_loaded_at() }}
+        union
+        select changed.decision_date
+        from {{ ref('int_decision_requests') }} as changed
+        where changed.loaded_at > {{ last_loaded_at() }}
+    )
+{%- endset %}
 
 with
 
 requests as (
 
     select * from {{ ref('int_decision_requests') }}
-    where arm is not null
+    where
+        arm is not null
+    {% if stamped %}
+        and decision_date in {{ changed_nights }}
+    {% endif %}
 
 ),
 
 outcomes as (
 
     select * from {{ ref('decision_outcomes') }}
-    where decision_kind = 'pair'
+    where
+        decision_kind = 'pair'
+    {% if stamped %}
+        and decision_date in {{ changed_nights }}
+    {% endif %}
 
 ),
 
@@ -25,6 +54,7 @@ arm_nights as (
         decision_date,
         arm
     from {{ source('decisions', 'user_arms') }}
+    {% if stamped %}where decision_date in {{ changed_nights }}{% endif %}
 
 ),
 
@@ -88,7 +118,8 @@ final as (
         coalesce(pair_counts.cached_but_skipped_pairs, 0) as cached_but_skipped_pairs,
         coalesce(pair_counts.cached_never_requested_pairs, 0) as cached_never_requested_pairs,
         coalesce(pair_counts.cached_but_skipped_cost, 0) as cached_but_skipped_cost,
-        coalesce(pair_counts.cached_never_requested_cost, 0) as cached_never_requested_cost
+        coalesce(pair_counts.cached_never_requested_cost, 0) as cached_never_requested_cost,
+        {{ run_loaded_at() }} as loaded_at
     from arm_nights
     left join request_counts
         on

@@ -46,7 +46,7 @@ TABLES = {
         ["decision_date", "user_id", "track_id"],
         ["run_id", "decided_at"],
     ),
-    "ab_daily_summary": ("marts", ["decision_date", "arm"], []),
+    "ab_daily_summary": ("marts", ["decision_date", "arm"], ["loaded_at"]),
 }
 NUMERIC_APPROX = {"DOUBLE", "FLOAT", "REAL"}
 
