@@ -55,6 +55,8 @@ def decide(
     threshold = float(settings.threshold)
     con.execute("begin transaction")
     try:
+        # a decisions table with the primary-key index of an earlier version loses it, once
+        job_tables.drop_key_indexes(con, "decisions")
         con.register("user_arms", arms)
         con.execute("delete from decisions.user_arms where decision_date = ?", [decision_date])
         con.execute(

@@ -43,7 +43,6 @@ from pathlib import Path
 import duckdb
 
 from scoring.config import Paths
-from scoring.model import job_tables
 
 GENERATIONS = ("gen-a", "gen-b")
 
@@ -178,19 +177,13 @@ def _changed_keys(con: duckdb.DuckDBPyConnection, schema: str) -> list | None:
 
 def sync_job_tables(standby: Path, live_db: Path) -> bool:
     """Bring the standby's job tables level with the live file's, in one transaction, copying
-    only the nights and model versions that differ (a decisions table written by an earlier
-    version first loses its primary-key index: job_tables.drop_key_indexes). False when it
-    cannot (a reader holds the standby, or a table is missing): the caller then copies the
-    whole file."""
+    only the nights and model versions that differ. False when it cannot (a reader holds the
+    standby, or a table is missing): the caller then copies the whole file."""
     try:
         con = duckdb.connect(str(standby))
     except duckdb.IOException:  # a reader still holds this file open
         return False
     try:
-        # a decisions table with the primary-key index of an earlier version loses it, once
-        con.execute("begin")
-        job_tables.drop_key_indexes(con, "decisions")
-        con.execute("commit")
         con.execute(f"attach '{live_db}' as live (read_only)")
         plan = {}
         for schema in JOB_TABLES:

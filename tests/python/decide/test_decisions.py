@@ -116,3 +116,34 @@ def test_a_night_that_repeats_a_pair_writes_nothing_and_names_the_table(con):
         decide(con, NIGHT, policy.BASELINE_CONSTANT, "run2", DecisionSettings(arm_shares=SHARES))
     assert _rows(con, "select * from decisions.cache_decisions order by all") == before
     assert _rows(con, "select distinct run_id from decisions.user_arms") == [("run1",)]
+
+
+def test_a_night_drops_the_key_index_of_an_earlier_version_and_keeps_its_nights(con):
+    """Tables created with a primary key (before key_index false) lose it in the night's
+    transaction, their earlier nights kept."""
+    decide(con, NIGHT, policy.BASELINE_CONSTANT, "run1", DecisionSettings(arm_shares=SHARES))
+    for t in job_tables.tables("decisions"):
+        indexed = job_tables.Table(t.schema, t.name, t.columns, t.primary_key, key_index=True)
+        con.execute(f"alter table decisions.{t.name} rename to {t.name}_rows")
+        con.execute(indexed.create_statement())
+        con.execute(f"insert into decisions.{t.name} select * from decisions.{t.name}_rows")
+        con.execute(f"drop table decisions.{t.name}_rows")
+    earlier = _rows(con, "select * from decisions.cache_decisions order by all")
+    later = date(2025, 1, 2)
+    con.execute("update marts.scoring_features set decision_date = ?", [later])
+    con.execute("update marts.global_features_daily set feature_date = ?", [later])
+    con.execute("update marts.track_features_daily set feature_date = ?", [later])
+    decide(con, later, policy.BASELINE_CONSTANT, "run2", DecisionSettings(arm_shares=SHARES))
+    assert _rows(
+        con,
+        "select count(*) from duckdb_constraints() where schema_name = 'decisions' "
+        "and constraint_type = 'PRIMARY KEY'",
+    ) == [(0,)]
+    assert (
+        _rows(
+            con,
+            f"select * from decisions.cache_decisions where decision_date = '{NIGHT}' order by all",
+        )
+        == earlier
+    )
+    assert _rows(con, "select count(*) from decisions.cache_decisions") == [(160,)]

@@ -73,7 +73,8 @@ def test_a_grain_check_names_the_table_and_the_repeated_key():
 
 def test_a_decisions_table_of_an_earlier_version_loses_its_key_index_and_keeps_its_rows():
     """Before key_index false, dbt created the decisions tables with a primary key: the night
-    that next writes such a file (generations.sync_job_tables) rebuilds them without it."""
+    that next writes its decisions to such a file (scoring.decide.decisions.decide) rebuilds
+    them without it."""
     con = duckdb.connect(":memory:")
     con.execute("create schema decisions")
     for t in job_tables.tables("decisions"):
