@@ -13,6 +13,12 @@
     (select coalesce(max(loaded_at), cast('1900-01-01' as timestamp)) from {{ this }})
 {%- endmacro %}
 
+{% macro stamps_loaded_at(relation) -%}
+    {#- Whether `relation` has the loaded_at column (at execution: a table built before its
+        model stamped rows has none). -#}
+    {{ return('loaded_at' in (adapter.get_columns_in_relation(relation) | map(attribute='name') | list)) }}
+{%- endmacro %}
+
 {% macro first_changed_listen_date(listens) -%}
     {#- The earliest listen_date among the rows of `listens` (fct_listens) changed since this
         model last ran: every date from it on is recomputed (late events included); null when

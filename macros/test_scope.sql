@@ -54,8 +54,7 @@
     {%- if node.config.materialized != 'incremental' and not scoped_view -%}
         {%- do return('') -%}
     {%- endif -%}
-    {%- set columns = adapter.get_columns_in_relation(relation) | map(attribute='name') | list -%}
-    {%- if 'loaded_at' not in columns -%}
+    {%- if not stamps_loaded_at(relation) -%}
         {%- do return('') -%}
     {%- endif -%}
     {%- do return('loaded_at >= ' ~ run_loaded_at()) -%}

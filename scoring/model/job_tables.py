@@ -115,7 +115,7 @@ def drop_key_indexes(con: duckdb.DuckDBPyConnection, schema: str) -> list[str]:
             continue
         rebuilt = Table(t.schema, f"{t.name}__without_key_index", t.columns, t.primary_key, False)
         con.execute(f"drop table if exists {rebuilt.schema}.{rebuilt.name}")
-        con.execute(rebuilt.create_statement().replace(" if not exists", ""))
+        con.execute(rebuilt.create_statement())
         con.execute(
             f"insert into {rebuilt.schema}.{rebuilt.name} by name select * from {t.schema}.{t.name}"
         )

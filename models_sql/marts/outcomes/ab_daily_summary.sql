@@ -10,8 +10,7 @@
 
 {#- a table built before this model was incremental has no loaded_at: it is recomputed whole,
     once, and gets the column (on_schema_change append_new_columns) -#}
-{%- set stamped = is_incremental() and execute
-    and 'loaded_at' in (adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list) -%}
+{%- set stamped = is_incremental() and execute and stamps_loaded_at(this) -%}
 {%- set changed_nights -%}
     (
         select changed.decision_date
