@@ -41,6 +41,7 @@ def test_bench_runs_every_step_and_writes_json(tmp_path: Path):
     assert results["steps"][2]["detail"]["steps"].get("dbt build") is not None
     # nothing new since the incremental night: the no-data night stops after checking its inputs
     assert list(results["steps"][4]["detail"]["steps"]) == ["check inputs", "total"]
+    assert "heaviest_models" not in results["steps"][4]["detail"]  # no dbt ran: no node times
     assert results["steps"][5]["detail"]["pairs"] > 0
     assert results["steps"][6]["detail"]["lookups"] == 100_000
     assert results["steps"][7]["detail"]["exit_code"] == 0  # under the default memory cap
