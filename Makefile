@@ -49,7 +49,7 @@ test: $(STAMP) $(SPARK_STAMP) lint
 	SKIPCACHE_WAREHOUSE=$(TEST_DATA)/skipcache.duckdb $(BIN)/dbt build --quiet \
 		--project-dir . --profiles-dir . --target-path $(TEST_DATA)/target --log-path $(TEST_DATA)/logs \
 		--vars '{"raw_dir": "$(TEST_DATA)/raw"}'
-	$(BIN)/pytest -q -n 2 --dist loadfile --durations=15
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 clean:
 	rm -rf $(VENV) target logs

@@ -9,6 +9,36 @@ from helpers import REPLAYED_NIGHTS, run_cli
 
 from scoring.ingest.generate import GenerateOptions, generate
 
+HERE = Path(__file__).parent
+
+#: Test files that take minutes, the longest first (paths under tests/python). `make test` hands
+#: whole files to two pytest-xdist workers in collection order (`--dist loadfile
+#: --no-loadscope-reorder`; by default xdist orders files by how many tests they hold, which
+#: left the Spark equality file, four tests and 9-11 minutes, to start last, alone). First,
+#: they run beside the short files instead of after them.
+LONG_FILES = (
+    "sql/test_spark_parity.py",
+    "sql/test_listens_features.py",
+    "ingest/test_generations.py",
+    "ops/test_nightly.py",
+    "ops/test_bench.py",
+    "ingest/test_build.py",
+    "ops/test_bench_serve.py",
+    "decide/test_service.py",
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    missing = [f for f in LONG_FILES if not (HERE / f).is_file()]
+    if missing:
+        raise pytest.UsageError(f"conftest.LONG_FILES names files that do not exist: {missing}")
+
+    def rank(item: pytest.Item) -> int:
+        path = item.path.relative_to(HERE).as_posix() if item.path.is_relative_to(HERE) else ""
+        return LONG_FILES.index(path) if path in LONG_FILES else len(LONG_FILES)
+
+    items.sort(key=rank)  # stable: the other files keep their order, and so do tests in a file
+
 
 @pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
