@@ -137,6 +137,28 @@ def scoring_throughput(warehouse: Path, repeats: int = 5) -> Step:
     )
 
 
+def machine_stalls(seconds: float = 1.0, over_us: float = 50.0) -> dict:
+    """How often this process loses the CPU: a busy loop reading the clock, counting the gaps
+    longer than `over_us` (interrupts, the host's scheduling). A lookup of ~10 us that meets
+    one is a stall-sized outlier: at more than ~1,000 a second they alone reach the p99."""
+    clock = time.perf_counter_ns
+    limit = int(over_us * 1000)
+    gaps = []
+    last = clock()
+    end = last + int(seconds * 1e9)
+    while last < end:
+        now = clock()
+        if now - last > limit:
+            gaps.append(now - last)
+        last = now
+    gaps.sort()
+    return {
+        f"stalls_over_{over_us:g}us_per_s": round(len(gaps) / seconds),
+        "stall_p50_us": round(gaps[len(gaps) // 2] / 1000, 1) if gaps else None,
+        "stalled_share": round(sum(gaps) / (seconds * 1e9), 4),
+    }
+
+
 def lookup_latency(serving: Path, n: int = 100_000, seed: int = 0, repeats: int = 3) -> Step:
     """Latency of SnapshotReader.lookup: half candidate pairs, half pairs answered by the
     track default, in random order; the same keys `repeats` times, and the percentiles of the
@@ -168,6 +190,7 @@ def lookup_latency(serving: Path, n: int = 100_000, seed: int = 0, repeats: int 
             tuple(latencies[min(n - 1, int(q * n))] for q in (0.50, 0.99)) + (latencies[-1],)
             + (sum(latencies),)
         )  # fmt: skip
+    stalls = machine_stalls()  # right after the lookups: what the machine did meanwhile
     by_p99 = sorted(runs, key=lambda r: r[1])
     p50, p99, worst, total = by_p99[len(by_p99) // 2]
     return Step(
@@ -180,6 +203,7 @@ def lookup_latency(serving: Path, n: int = 100_000, seed: int = 0, repeats: int 
             "p99_us": round(p99 / 1000, 2),
             "max_us": round(worst / 1000, 2),
             "p99_us_each": [round(r[1] / 1000, 2) for r in runs],
+            "machine": stalls,
         },
     )
 

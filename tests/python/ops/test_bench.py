@@ -43,7 +43,10 @@ def test_bench_runs_every_step_and_writes_json(tmp_path: Path):
     assert list(results["steps"][4]["detail"]["steps"]) == ["check inputs", "total"]
     assert "heaviest_models" not in results["steps"][4]["detail"]  # no dbt ran: no node times
     assert results["steps"][5]["detail"]["pairs"] > 0
-    assert results["steps"][6]["detail"]["lookups"] == 100_000
+    lookups = results["steps"][6]["detail"]
+    assert lookups["lookups"] == 100_000 and len(lookups["p99_us_each"]) == lookups["repeats"]
+    assert lookups["p99_us"] in lookups["p99_us_each"]  # the median repeat's, not a blend
+    assert lookups["machine"]["stalls_over_50us_per_s"] >= 0  # the probe beside the lookups
     assert results["steps"][7]["detail"]["exit_code"] == 0  # under the default memory cap
     targets = {t["target"] for t in results["targets"]}
     assert "1x incremental night / full night" in targets
