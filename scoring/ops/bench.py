@@ -162,8 +162,8 @@ def machine_stalls(seconds: float = 1.0, over_us: float = 50.0) -> dict:
 def lookup_latency(serving: Path, n: int = 100_000, seed: int = 0, repeats: int = 3) -> Step:
     """Latency of SnapshotReader.lookup: half candidate pairs, half pairs answered by the
     track default, in random order; the same keys `repeats` times, and the percentiles of the
-    repeat with the median p99 (each repeat's p99 is listed: the slowest 1% are stalls at keys
-    that change from one repeat to the next, the machine's, not the lookup's)."""
+    repeat with the median p99. Each repeat's p99 is listed: on this VM the slowest 1% came and
+    went with the machine, at keys that change from one repeat to the next (BENCHMARKS.md)."""
     import pyarrow.parquet as pq
 
     reader = SnapshotReader(serving)
