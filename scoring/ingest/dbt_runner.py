@@ -95,12 +95,15 @@ def run_dbt(
     saved = parse_state(target_path, database)
     if saved.exists():
         cli_args += ["--partial-parse-file-path", str(saved)]
+    written = target_path / PARTIAL_PARSE_FILE
+    # dbt writes it only when it parses: a copy left by an earlier run (of the other warehouse
+    # file) must not be taken for this run's and overwrite this file's state
+    written.unlink(missing_ok=True)
     try:
         result = dbtRunner().invoke(cli_args)
     finally:
         if engine == "duckdb":
             _close_dbt_connection()
-    written = target_path / PARTIAL_PARSE_FILE
     if written.exists():
         shutil.copyfile(written, saved)
     if not result.success:
@@ -119,7 +122,9 @@ def parse_state(target_path: Path, database: Path) -> Path:
     alternate between two files (scoring.ingest.generations): with one saved state each night
     found the other file's and parsed the whole project again (5 s of a 40 s night at v2).
     So each warehouse file keeps its own copy of dbt's partial_parse.msgpack, handed back with
-    dbt's --partial-parse-file-path; dbt still parses in full whenever that state is stale."""
+    dbt's --partial-parse-file-path; dbt still parses in full whenever that state is stale.
+    dbt reads that path but writes target/partial_parse.msgpack, and only when it parsed:
+    run_dbt removes the target's copy first and keeps it only when this run wrote it."""
     return target_path / f"partial_parse.{database.name}.msgpack"
 
 

@@ -99,3 +99,22 @@ def test_dbt_imported_in_the_background_is_there_once_joined_and_a_failure_stays
     thread = dbt_runner.import_dbt_in_background()
     thread.join(timeout=10)
     assert not thread.is_alive() and raised == []  # left to run_dbt, which imports again
+
+
+def test_each_warehouse_file_keeps_its_own_parse_state(tmp_path: Path, restored_environment):
+    """Nights alternate between two files (scoring.ingest.generations), each with its own parse
+    state. dbt writes target/partial_parse.msgpack only when it parses: a night that parsed
+    nothing must not save the other file's state as its own (the third night parsed the whole
+    project again, 5 s at v2)."""
+    target, logs = tmp_path / "target", tmp_path / "logs"
+    files = [tmp_path / "gen-a.duckdb", tmp_path / "gen-b.duckdb"]
+    parsed_in_full = []
+    for night in range(5):
+        log = logs / "dbt.log"
+        start = log.stat().st_size if log.exists() else 0
+        run_dbt(["parse"], database=files[night % 2], target_path=target, log_path=logs,
+                variables=dbt_vars(tmp_path / "raw"), quiet=True)  # fmt: skip
+        with log.open(encoding="utf-8") as f:
+            f.seek(start)
+            parsed_in_full.append("Unable to do partial parsing" in f.read())
+    assert parsed_in_full == [True, True, False, False, False]
