@@ -104,8 +104,8 @@ def test_dbt_imported_in_the_background_is_there_once_joined_and_a_failure_stays
 def test_each_warehouse_file_keeps_its_own_parse_state(tmp_path: Path, restored_environment):
     """Nights alternate between two files (scoring.ingest.generations), each with its own parse
     state. dbt writes target/partial_parse.msgpack only when it parses: a night that parsed
-    nothing must not save the other file's state as its own (the third night parsed the whole
-    project again, 5 s at v2)."""
+    nothing must not save the other file's state as its own (one night in three parsed the
+    whole project again, 5.6 s at v2)."""
     target, logs = tmp_path / "target", tmp_path / "logs"
     files = [tmp_path / "gen-a.duckdb", tmp_path / "gen-b.duckdb"]
     parsed_in_full = []
