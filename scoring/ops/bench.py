@@ -178,6 +178,7 @@ def lookup_latency(serving: Path, n: int = 100_000, seed: int = 0, repeats: int 
     rng.shuffle(keys)
     lookup = reader.lookup
     clock = time.perf_counter_ns
+    p99_at = min(n - 1, int(0.99 * n))
     runs = []  # (p50, p99, max, total) in ns, one per repeat
     for _ in range(repeats):
         latencies = []
@@ -186,7 +187,6 @@ def lookup_latency(serving: Path, n: int = 100_000, seed: int = 0, repeats: int 
             lookup(user, track)
             latencies.append(clock() - started)
         latencies.sort()
-        p99_at = min(n - 1, int(0.99 * n))
         runs.append((latencies[n // 2], latencies[p99_at], latencies[-1], sum(latencies)))
     stalls = machine_stalls()  # right after the lookups: what the machine did meanwhile
     by_p99 = sorted(runs, key=lambda r: r[1])

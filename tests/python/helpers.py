@@ -24,9 +24,12 @@ def real_export(name: str) -> Path:
     return path
 
 
-def run_cli(*args: str, check: bool = True, timeout: int = 600) -> subprocess.CompletedProcess:
-    """Run the real `skipcache` command line in a subprocess."""
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
+def run_cli(
+    *args: str, check: bool = True, timeout: int = 600, env_defaults: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run the real `skipcache` command line in a subprocess; `env_defaults` are variables the
+    environment of the tests may override."""
+    env = {**(env_defaults or {}), **os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "False"}
     proc = subprocess.run(
         [*SKIPCACHE, *args], capture_output=True, text=True, env=env, timeout=timeout
     )

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
 from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
-from helpers import started_from_stored_totals
+from helpers import run_cli, started_from_stored_totals
 
-from scoring.config import PROJECT_ROOT
 from scoring.ingest.spark import parquet_scan, spark_home, table_dir
 
 pytestmark = [
@@ -60,15 +56,7 @@ SPARK_ENV = {"SKIPCACHE_SPARK_MASTER": "local[1]"}
 
 
 def _cli(*args: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "scoring", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        env={**SPARK_ENV, **os.environ},
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    run_cli(*args, timeout=1500, env_defaults=SPARK_ENV)
 
 
 @pytest.fixture(scope="module")
